@@ -1,0 +1,218 @@
+"""Every knob of the gateway, read once from the environment.
+
+Each field has its default and a one-line reason next to it. Security knobs
+(body sizes, rate limits, GraphQL limits, import size) live here and nowhere
+else, so an operator reads one file to know what the gateway allows.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_PORT = 3080  # LibreChat's port, so clients need no new URL.
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the process must not start."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, zero_is_default: bool = False) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    # LibreChat reads its limiter values as `parseInt(env) || default`.
+    if zero_is_default and value == 0:
+        return default
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The gateway's configuration; build it with :meth:`from_env`."""
+
+    # --- process ---------------------------------------------------------
+    env: str = "development"  # CONVOS_ENV; "production" hardens defaults.
+    host: str = "127.0.0.1"  # HOST; loopback unless an operator opens it.
+    port: int = DEFAULT_PORT  # PORT
+    data_dir: Path = Path("data")  # CONVOS_DATA_DIR: embedded db + dev secret.
+    log_level: str = "info"  # LOG_LEVEL
+
+    # --- database --------------------------------------------------------
+    # MONGO_URI (LibreChat's name; MONGODB_URI accepted). None = embedded.
+    mongo_uri: str | None = None
+    # Database used when the URI names none; LibreChat's default name.
+    mongo_db_name: str = "LibreChat"
+    # MONGO_TIMEOUT_MS: how long a request waits for an unreachable server
+    # before answering 503, so requests do not hang for PyMongo's 30 s.
+    mongo_timeout_ms: int = 5000
+
+    # --- auth ------------------------------------------------------------
+    jwt_secret: str = ""  # JWT_SECRET; generated and kept in data_dir in development.
+    jwt_leeway_s: int = 30  # clock skew tolerated on exp/nbf, small on purpose.
+
+    # --- request bodies --------------------------------------------------
+    # LibreChat's express.json limit: 3 MB. Larger JSON bodies answer 413.
+    max_json_body_bytes: int = 3 * 1024 * 1024
+    # CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES, LibreChat's name and default.
+    import_max_file_bytes: int = 262_144_000
+
+    # --- rate limits (LibreChat's names and defaults) --------------------
+    # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas.
+    rate_limit_storage_uri: str = "memory://"
+    # TRUSTED_PROXIES: comma-separated IPs whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    import_ip_max: int = 100
+    import_ip_window_min: int = 15
+    import_user_max: int = 50
+    import_user_window_min: int = 15
+    fork_ip_max: int = 30
+    fork_ip_window_min: int = 1
+    fork_user_max: int = 7
+    fork_user_window_min: int = 1
+
+    # --- title generation ------------------------------------------------
+    # REDIS_URI: shared title cache and events for replicas; None = in memory.
+    redis_uri: str | None = None
+    title_api_base_url: str | None = None  # TITLE_API_BASE_URL (OpenAI-compatible)
+    title_api_key: str | None = None  # TITLE_API_KEY
+    title_model: str = "gpt-4o-mini"  # TITLE_MODEL
+    title_timeout_s: float = 10.0  # TITLE_TIMEOUT_S: one API call, then give up.
+    title_max_retries: int = 2  # TITLE_MAX_RETRIES: bounded retries on 429/5xx.
+    # TITLE_FALLBACK_OFFLINE: use the offline generator when the API fails.
+    title_fallback_offline: bool = True
+    title_cache_ttl_s: int = 120  # LibreChat keeps generated titles 2 minutes.
+
+    # --- GraphQL ---------------------------------------------------------
+    graphiql: bool = True  # GRAPHIQL; forced off in production unless set.
+    introspection: bool = True  # GRAPHQL_INTROSPECTION; off in production unless set.
+    max_query_depth: int = 10  # GRAPHQL_MAX_DEPTH: conversation>messages>children...
+    max_aliases: int = 30  # GRAPHQL_MAX_ALIASES
+    max_tokens: int = 2000  # GRAPHQL_MAX_TOKENS: parser work is linear in tokens.
+    max_query_cost: int = 50_000  # GRAPHQL_MAX_COST: list sizes multiply their children.
+    parser_cache_size: int = 512  # bounded: attacker-chosen documents must not grow memory.
+    validation_cache_size: int = 512
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_db(self) -> bool:
+        return self.mongo_uri is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ``env`` (default: ``os.environ``).
+
+        Raises:
+            SettingsError: a value is malformed, or production lacks a secret.
+        """
+        e = os.environ if env is None else env
+        mode = (_str(e, "CONVOS_ENV", "development") or "development").lower()
+        if mode not in {"development", "production", "test"}:
+            raise SettingsError(
+                f"CONVOS_ENV must be development, production or test, got {mode!r}"
+            )
+        production = mode == "production"
+        proxies = _str(e, "TRUSTED_PROXIES", "") or ""
+        settings = cls(
+            env=mode,
+            host=_str(e, "HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(e, "PORT", DEFAULT_PORT),
+            data_dir=Path(_str(e, "CONVOS_DATA_DIR", "data") or "data"),
+            log_level=(_str(e, "LOG_LEVEL", "info") or "info").lower(),
+            mongo_uri=_str(e, "MONGO_URI") or _str(e, "MONGODB_URI"),
+            mongo_db_name=_str(e, "MONGO_DB_NAME", "LibreChat") or "LibreChat",
+            mongo_timeout_ms=_int(e, "MONGO_TIMEOUT_MS", 5000),
+            jwt_secret=_str(e, "JWT_SECRET", "") or "",
+            max_json_body_bytes=_int(e, "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024),
+            import_max_file_bytes=_int(e, "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES", 262_144_000),
+            rate_limit_storage_uri=_str(e, "RATE_LIMIT_STORAGE_URI", "memory://") or "memory://",
+            trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
+            import_ip_max=_int(e, "IMPORT_IP_MAX", 100, zero_is_default=True),
+            import_ip_window_min=_int(e, "IMPORT_IP_WINDOW", 15, zero_is_default=True),
+            import_user_max=_int(e, "IMPORT_USER_MAX", 50, zero_is_default=True),
+            import_user_window_min=_int(e, "IMPORT_USER_WINDOW", 15, zero_is_default=True),
+            fork_ip_max=_int(e, "FORK_IP_MAX", 30, zero_is_default=True),
+            fork_ip_window_min=_int(e, "FORK_IP_WINDOW", 1, zero_is_default=True),
+            fork_user_max=_int(e, "FORK_USER_MAX", 7, zero_is_default=True),
+            fork_user_window_min=_int(e, "FORK_USER_WINDOW", 1, zero_is_default=True),
+            redis_uri=_str(e, "REDIS_URI"),
+            title_api_base_url=_str(e, "TITLE_API_BASE_URL"),
+            title_api_key=_str(e, "TITLE_API_KEY"),
+            title_model=_str(e, "TITLE_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
+            title_timeout_s=_float(e, "TITLE_TIMEOUT_S", 10.0),
+            title_max_retries=_int(e, "TITLE_MAX_RETRIES", 2),
+            title_fallback_offline=_bool(e, "TITLE_FALLBACK_OFFLINE", True),
+            graphiql=_bool(e, "GRAPHIQL", not production),
+            introspection=_bool(e, "GRAPHQL_INTROSPECTION", not production),
+            max_query_depth=_int(e, "GRAPHQL_MAX_DEPTH", 10),
+            max_aliases=_int(e, "GRAPHQL_MAX_ALIASES", 30),
+            max_tokens=_int(e, "GRAPHQL_MAX_TOKENS", 2000),
+            max_query_cost=_int(e, "GRAPHQL_MAX_COST", 50_000),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse configurations that must not run."""
+        if self.production and not self.jwt_secret:
+            raise SettingsError("CONVOS_ENV=production needs JWT_SECRET; refusing to start")
+        if self.production and len(self.jwt_secret) < 32:
+            raise SettingsError("JWT_SECRET must be at least 32 characters in production")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                raise SettingsError(f"{f.name} must not be negative")
+
+    def with_secret(self) -> Settings:
+        """Return settings with a JWT secret, creating the development one if needed.
+
+        In development the secret is generated once and kept in
+        ``data_dir/jwt_secret`` so tokens survive restarts.
+        """
+        if self.jwt_secret:
+            return self
+        if self.production:
+            raise SettingsError("CONVOS_ENV=production needs JWT_SECRET; refusing to start")
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            secret = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            path.write_text(secret + "\n")
+            path.chmod(0o600)
+        return replace(self, jwt_secret=secret)
