@@ -1,0 +1,88 @@
+"""JWT authentication exactly as LibreChat issues tokens (HS256, user id in ``id``).
+
+Error messages are the ones LibreChat v0.8.8 sends (``{"message": reason}``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+import jwt
+
+from resolvers.errors import Unauthenticated
+
+ALGORITHM: Final = "HS256"  # pinned: never taken from the token's header
+NO_TOKEN = "No auth token"
+# Verified tokens are remembered (until they expire) so a keep-alive client
+# does not pay for an HMAC and a JSON parse on every request. Bounded.
+_CACHE_SIZE = 4096
+
+
+def _reason(exc: jwt.InvalidTokenError) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "jwt expired"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "jwt not active"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "invalid signature"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "invalid algorithm"
+    if isinstance(exc, jwt.DecodeError):
+        return "jwt malformed"
+    return "invalid token"
+
+
+class TokenVerifier:
+    """Turns an ``Authorization`` header into the caller's user id."""
+
+    def __init__(self, secret: str, *, leeway_s: int = 30) -> None:
+        if not secret:
+            raise ValueError("a JWT secret is required")
+        self._secret = secret
+        self._leeway = leeway_s
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def user_id(self, authorization: str | None) -> str:
+        """The ``id`` claim of a valid bearer token.
+
+        Raises:
+            Unauthenticated: no token, or an invalid one (reason in the message).
+        """
+        if not authorization:
+            raise Unauthenticated(NO_TOKEN)
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated(NO_TOKEN)
+        cached = self._cache.get(token)
+        if cached is not None:
+            user, expires = cached
+            if time.time() < expires + self._leeway:
+                return user
+            del self._cache[token]
+        return self._verify(token)
+
+    def _verify(self, token: str) -> str:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], leeway=self._leeway
+            )
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(_reason(exc)) from exc
+        user = claims.get("id")
+        if not isinstance(user, str) or not user or len(user) > 200:
+            raise Unauthenticated("invalid token")
+        exp = claims.get("exp")
+        expires = float(exp) if isinstance(exp, int | float) else float("inf")
+        if len(self._cache) >= _CACHE_SIZE:
+            del self._cache[next(iter(self._cache))]
+        self._cache[token] = (user, expires)
+        return user
+
+
+def issue_token(secret: str, user_id: str, ttl_s: int, **claims: Any) -> str:
+    """A token shaped like LibreChat's: ``id``, ``iat``, ``exp``."""
+    now = int(time.time())
+    payload = {"id": user_id, "iat": now, "exp": now + ttl_s, **claims}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)

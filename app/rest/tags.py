@@ -1,0 +1,132 @@
+"""LibreChat's ``/api/tags`` routes (translation only; rules in ``resolvers.tags``).
+
+A tag in a path is percent-decoded from the raw path, so tags holding ``/``
+(sent as ``%2F``) work, and ``/api/tags/convo/<id>`` is told apart from a tag
+named ``convo/<id>`` by whether the slash was encoded.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.jsonutil import JSONResponse
+from app.rest.body import field, query_int, query_text
+from app.rest.common import body, caller, services
+from app.rest.errors import rest_endpoint
+from resolvers import tags as ops
+from resolvers.errors import BadInput, NotFound
+from resolvers.validation import MISSING
+
+_PREFIX = b"/api/tags/"
+ENDPOINT_NOT_FOUND = "Endpoint not found"
+
+
+def _target(request: Request) -> tuple[str, str]:
+    """("tag", name) or ("convo", conversationId) from the raw request path."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.split(b"?", 1)[0]
+    tail = path[len(_PREFIX):] if path.startswith(_PREFIX) else b""
+    segments = tail.split(b"/")
+    try:
+        if len(segments) == 1 and segments[0]:
+            return "tag", unquote(segments[0].decode("ascii"), errors="strict")
+        if len(segments) == 2 and segments[0] == b"convo" and segments[1]:
+            return "convo", unquote(segments[1].decode("ascii"), errors="strict")
+    except UnicodeDecodeError as exc:
+        raise BadInput("The path is not valid UTF-8") from exc
+    raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+
+
+@rest_endpoint
+async def list_tags(request: Request) -> Response:
+    user = caller(request)
+    return JSONResponse(await ops.list_tags(services(request), user))
+
+
+@rest_endpoint
+async def list_tags_page(request: Request) -> Response:
+    user = caller(request)
+    page = await ops.list_tags_page(
+        services(request),
+        user,
+        query_int(request, "pageNumber") if "pageNumber" in request.query_params else MISSING,
+        query_text(request, "sort") or MISSING,
+        query_text(request, "order") or MISSING,
+        query_int(request, "pageSize") if "pageSize" in request.query_params else MISSING,
+    )
+    return JSONResponse(
+        {
+            "tags": page.tags,
+            "pageNumber": page.page_number,
+            "pageSize": page.page_size,
+            "pages": page.pages,
+        }
+    )
+
+
+@rest_endpoint
+async def create_tag(request: Request) -> Response:
+    user = caller(request)
+    data = await body(request)
+    doc = await ops.create_tag(
+        services(request),
+        user,
+        field(data, "tag"),
+        field(data, "description"),
+        field(data, "addToConversation"),
+        field(data, "conversationId"),
+    )
+    return JSONResponse(doc)
+
+
+@rest_endpoint
+async def put_tag_path(request: Request) -> Response:
+    user = caller(request)
+    kind, value = _target(request)
+    data = await body(request)
+    if kind == "convo":
+        tags = await ops.set_conversation_tags(services(request), user, value, field(data, "tags"))
+        return JSONResponse(tags)
+    doc = await ops.update_tag(
+        services(request),
+        user,
+        value,
+        field(data, "tag"),
+        field(data, "description"),
+        field(data, "position"),
+    )
+    return JSONResponse(doc)
+
+
+@rest_endpoint
+async def post_tag_path(request: Request) -> Response:
+    user = caller(request)
+    kind, value = _target(request)
+    if kind != "convo":
+        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    data = await body(request)
+    tags = await ops.add_conversation_tag(services(request), user, value, field(data, "tag"))
+    return JSONResponse(tags)
+
+
+@rest_endpoint
+async def delete_tag_path(request: Request) -> Response:
+    user = caller(request)
+    kind, value = _target(request)
+    if kind != "tag":
+        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    return JSONResponse(await ops.delete_tag(services(request), user, value))
+
+
+routes = [
+    Route("/api/tags", list_tags, methods=["GET"]),
+    Route("/api/tags", create_tag, methods=["POST"]),
+    Route("/api/tags/list", list_tags_page, methods=["GET"]),
+    Route("/api/tags/{rest:path}", put_tag_path, methods=["PUT"]),
+    Route("/api/tags/{rest:path}", post_tag_path, methods=["POST"]),
+    Route("/api/tags/{rest:path}", delete_tag_path, methods=["DELETE"]),
+]

@@ -1,0 +1,237 @@
+"""The GraphQL schema: queries and mutations over the shared operations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from resolvers import conversations as ops
+from resolvers import tags as tag_ops
+from resolvers.clock import iso
+from resolvers.context import GraphQLContext
+from resolvers.errors import UserError
+from resolvers.types import (
+    Conversation,
+    ConversationConnection,
+    ConversationEdge,
+    ConversationSort,
+    CreateTagInput,
+    DeleteConversationsPayload,
+    PageInfo,
+    SortDirection,
+    Tag,
+    UpdateTagInput,
+)
+from resolvers.validation import MISSING
+
+
+def _context(info: Info) -> GraphQLContext:
+    context: GraphQLContext = info.context
+    return context
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO-8601 string")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+DateTimeScalar = strawberry.scalar(
+    name="DateTime",
+    description="ISO-8601 UTC timestamp with milliseconds, e.g. 2024-01-15T10:00:00.000Z.",
+    serialize=iso,
+    parse_value=_parse_datetime,
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One of your conversations (NOT_FOUND / FORBIDDEN otherwise).")
+    async def conversation(self, info: Info, conversation_id: str) -> Conversation:
+        ctx = _context(info)
+        doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        return Conversation.from_doc(doc)
+
+    @strawberry.field(
+        description="Your conversations, newest activity first by default, paged by cursor."
+    )
+    async def conversations(
+        self,
+        info: Info,
+        first: int | None = ops.DEFAULT_LIMIT,
+        after: str | None = None,
+        is_archived: bool = False,
+        tags: list[str] | None = None,
+        search: str | None = None,
+        pinned: bool | None = None,
+        sort_by: ConversationSort = ConversationSort.UPDATED_AT,
+        sort_direction: SortDirection = SortDirection.DESC,
+    ) -> ConversationConnection:
+        ctx = _context(info)
+        page = await ops.list_conversations(
+            ctx.services,
+            ctx.user,
+            ops.ListQuery(
+                limit=first,
+                cursor=after,
+                is_archived=is_archived,
+                tags=tags or (),
+                search=search,
+                pinned=pinned,
+                sort_by=sort_by.value,
+                sort_direction=sort_direction.value,
+            ),
+            with_total=False,
+        )
+        edges = [
+            ConversationEdge(cursor=page.cursor_after(doc), node=Conversation.from_doc(doc))
+            for doc in page.items
+        ]
+        return ConversationConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.next_cursor is not None,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total=page.total,
+        )
+
+    @strawberry.field(description="Your tags, in their order.")
+    async def tags(self, info: Info) -> list[Tag]:
+        ctx = _context(info)
+        return [Tag.from_doc(d) for d in await tag_ops.list_tags(ctx.services, ctx.user)]
+
+
+def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
+    return DeleteConversationsPayload(
+        deleted_count=result.conversations,
+        deleted_message_count=result.messages,
+        conversation_ids=list(result.conversation_ids),
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Rename: trimmed, cut to 1,024 characters.")
+    async def update_conversation_title(
+        self, info: Info, conversation_id: str, title: str
+    ) -> Conversation:
+        ctx = _context(info)
+        doc = await ops.update_title(ctx.services, ctx.user, conversation_id, title)
+        return Conversation.from_doc(doc)
+
+    @strawberry.mutation
+    async def archive_conversation(
+        self, info: Info, conversation_id: str, is_archived: bool
+    ) -> Conversation:
+        ctx = _context(info)
+        doc = await ops.archive(ctx.services, ctx.user, conversation_id, is_archived)
+        return Conversation.from_doc(doc)
+
+    @strawberry.mutation
+    async def pin_conversation(
+        self, info: Info, conversation_id: str, pinned: bool
+    ) -> Conversation:
+        ctx = _context(info)
+        doc = await ops.pin(ctx.services, ctx.user, conversation_id, pinned)
+        return Conversation.from_doc(doc)
+
+    @strawberry.mutation(description="Delete a conversation and its messages.")
+    async def delete_conversation(
+        self, info: Info, conversation_id: str
+    ) -> DeleteConversationsPayload:
+        ctx = _context(info)
+        return _payload(await ops.delete_conversation(ctx.services, ctx.user, conversation_id))
+
+    @strawberry.mutation(description="Delete all your conversations and messages.")
+    async def delete_all_conversations(self, info: Info) -> DeleteConversationsPayload:
+        ctx = _context(info)
+        return _payload(await ops.delete_all_conversations(ctx.services, ctx.user))
+
+    @strawberry.mutation(description="Create a tag; an existing one is returned unchanged.")
+    async def create_tag(self, info: Info, input: CreateTagInput) -> Tag:
+        ctx = _context(info)
+        doc = await tag_ops.create_tag(
+            ctx.services,
+            ctx.user,
+            input.tag,
+            input.description if input.description is not None else MISSING,
+            input.conversation_id is not None,
+            input.conversation_id if input.conversation_id is not None else MISSING,
+        )
+        return Tag.from_doc(doc)
+
+    @strawberry.mutation(description="Rename, describe or move a tag.")
+    async def update_tag(self, info: Info, tag: str, input: UpdateTagInput) -> Tag:
+        ctx = _context(info)
+        doc = await tag_ops.update_tag(
+            ctx.services,
+            ctx.user,
+            tag,
+            input.tag if input.tag is not None else MISSING,
+            input.description if input.description is not None else MISSING,
+            input.position if input.position is not None else MISSING,
+        )
+        return Tag.from_doc(doc)
+
+    @strawberry.mutation(description="Delete a tag and take it off every conversation.")
+    async def delete_tag(self, info: Info, tag: str) -> Tag:
+        ctx = _context(info)
+        return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag))
+
+    @strawberry.mutation(description="Replace a conversation's tags.")
+    async def set_conversation_tags(
+        self, info: Info, conversation_id: str, tags: list[str]
+    ) -> Conversation:
+        ctx = _context(info)
+        await tag_ops.set_conversation_tags(ctx.services, ctx.user, conversation_id, tags)
+        return Conversation.from_doc(
+            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        )
+
+    @strawberry.mutation(description="Put one tag on a conversation, creating it if needed.")
+    async def add_conversation_tag(
+        self, info: Info, conversation_id: str, tag: str
+    ) -> Conversation:
+        ctx = _context(info)
+        await tag_ops.add_conversation_tag(ctx.services, ctx.user, conversation_id, tag)
+        return Conversation.from_doc(
+            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        )
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask everything but our user-facing errors and GraphQL's own errors.
+
+    Parse and validation errors have no original error; they describe the
+    request, not the server, so they pass (plain ``MaskErrors`` hides them).
+    """
+    original = error.original_error
+    if original is None:
+        return False
+    return not isinstance(original, UserError)
+
+
+def config() -> StrawberryConfig:
+    return StrawberryConfig(scalar_map={datetime: DateTimeScalar})
+
+
+def build_schema(
+    extensions: Sequence[type[SchemaExtension] | SchemaExtension] = (),
+) -> strawberry.Schema:
+    """The schema with the given extensions (limits, masking, caches)."""
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, config=config(), extensions=list(extensions)
+    )

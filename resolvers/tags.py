@@ -1,0 +1,253 @@
+"""Tag (bookmark) operations: the rules GraphQL and REST both call.
+
+Counts are never adjusted by +1/-1 guesses: after any change the affected
+tags' counts are recomputed from the conversations, so they always equal the
+true number of the user's conversations carrying the tag (LibreChat's
+increments drift and go negative, its issue #9736).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pymongo.errors import DuplicateKeyError
+
+from resolvers.clock import utcnow
+from resolvers.conversations import missing_conversation
+from resolvers.errors import BadInput, Conflict, NotFound
+from resolvers.events import ConversationEvent
+from resolvers.services import Services
+from resolvers.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    MISSING,
+    optional_bool,
+    optional_int,
+    optional_string,
+    required_id,
+    tag_list,
+    tag_name,
+)
+from storage import conversations as conversation_store
+from storage import tags as tag_store
+from storage.database import Document
+
+TAG_NOT_FOUND = "Tag not found"
+DEFAULT_TAG_PAGE_SIZE = 25
+# GET /api/tags/list's `sort` names and the stored fields they order by.
+TAG_SORTS = {
+    "name": "tag",
+    "tag": "tag",
+    "count": "count",
+    "position": "position",
+    "createdAt": "createdAt",
+    "updatedAt": "updatedAt",
+}
+
+
+@dataclass
+class TagPage:
+    tags: list[Document]
+    page_number: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+async def list_tags(services: Services, user: str) -> list[Document]:
+    """All of the user's tags, by position."""
+    return await tag_store.list_all(services.database, user)
+
+
+async def list_tags_page(
+    services: Services,
+    user: str,
+    page_number: object = MISSING,
+    sort: object = MISSING,
+    order: object = MISSING,
+    page_size: object = MISSING,
+) -> TagPage:
+    number = optional_int(page_number, "pageNumber", minimum=1)
+    if number is None:
+        raise BadInput("pageNumber is required")
+    size = optional_int(page_size, "pageSize", minimum=1) or DEFAULT_TAG_PAGE_SIZE
+    size = min(size, 100)
+    sort_name = optional_string(sort, "sort", 32) or "position"
+    field = TAG_SORTS.get(sort_name)
+    if field is None:
+        raise BadInput("sort must be one of name, count, position, createdAt, updatedAt")
+    order_name = optional_string(order, "order", 8) or "asc"
+    if order_name not in ("asc", "desc"):
+        raise BadInput("order must be asc or desc")
+    direction = 1 if order_name == "asc" else -1
+    tags = await tag_store.list_page(
+        services.database, user, sort=[(field, direction), ("_id", direction)],
+        skip=(number - 1) * size, limit=size,
+    )
+    total = await tag_store.count(services.database, user)
+    return TagPage(tags=tags, page_number=number, page_size=size, total=total)
+
+
+async def _ensure_tags(services: Services, user: str, names: Sequence[str]) -> None:
+    """Create the tags that do not exist yet, at the end of the user's order."""
+    existing = {d["tag"] for d in await tag_store.find_many(services.database, user, names)}
+    missing = [n for n in names if n not in existing]
+    if not missing:
+        return
+    position = await tag_store.next_position(services.database, user)
+    now = utcnow()
+    for offset, name in enumerate(missing):
+        await tag_store.insert(
+            services.database, user, name, description=None, position=position + offset, now=now
+        )
+
+
+async def recount(services: Services, user: str, names: Iterable[str]) -> None:
+    """Set the named tags' counts to the number of conversations carrying them."""
+    unique = list(dict.fromkeys(names))
+    if unique:
+        counts = await conversation_store.tag_counts(services.database, user, unique)
+        await tag_store.set_counts(services.database, user, counts, utcnow())
+
+
+async def create_tag(
+    services: Services,
+    user: str,
+    tag: object = MISSING,
+    description: object = MISSING,
+    add_to_conversation: object = MISSING,
+    conversation_id: object = MISSING,
+) -> Document:
+    """Create a tag (an existing one is returned unchanged), optionally putting it
+    on a conversation.
+    """
+    name = tag_name(tag)
+    text = optional_string(description, "description", MAX_DESCRIPTION_LENGTH)
+    add = optional_bool(add_to_conversation, "addToConversation") or False
+    cid = required_id(conversation_id) if add else None
+    if cid is not None and await conversation_store.find_one(
+        services.database, user, cid, {"_id": 1}
+    ) is None:
+        raise await missing_conversation(services, user, cid)
+
+    doc = await tag_store.find(services.database, user, name)
+    if doc is None:
+        position = await tag_store.next_position(services.database, user)
+        doc, _ = await tag_store.insert(
+            services.database, user, name, description=text, position=position, now=utcnow()
+        )
+    if cid is None:
+        return doc
+    if await conversation_store.add_tag(services.database, user, cid, name, utcnow()) is None:
+        raise await missing_conversation(services, user, cid)  # deleted meanwhile
+    await recount(services, user, [name])
+    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    updated = await tag_store.find(services.database, user, name)
+    return updated or doc
+
+
+async def update_tag(
+    services: Services,
+    user: str,
+    tag: object,
+    new_tag: object = MISSING,
+    description: object = MISSING,
+    position: object = MISSING,
+) -> Document:
+    """Rename, describe or move a tag; a rename follows onto every conversation."""
+    name = tag_name(tag)
+    rename = None if new_tag is MISSING or new_tag is None else tag_name(new_tag)
+    text = optional_string(description, "description", MAX_DESCRIPTION_LENGTH)
+    target = optional_int(position, "position", minimum=0)
+
+    current = await tag_store.find(services.database, user, name)
+    if current is None:
+        raise NotFound(TAG_NOT_FOUND)
+    now = utcnow()
+    changes: Document = {"updatedAt": now}
+    if rename is not None and rename != name:
+        if await tag_store.find(services.database, user, rename) is not None:
+            raise Conflict("Tag already exists")
+        changes["tag"] = rename
+    if text is not None:
+        changes["description"] = text
+    old_position = current.get("position")
+    if target is not None and isinstance(old_position, int) and target != old_position:
+        last = await tag_store.count(services.database, user) - 1
+        target = min(target, max(last, 0))
+        if target > old_position:
+            await tag_store.shift_positions(
+                services.database, user, low=old_position + 1, high=target, delta=-1,
+                exclude_tag=name,
+            )
+        elif target < old_position:
+            await tag_store.shift_positions(
+                services.database, user, low=target, high=old_position - 1, delta=1,
+                exclude_tag=name,
+            )
+        changes["position"] = target
+    elif target is not None:
+        changes["position"] = target
+
+    try:
+        doc = await tag_store.update(services.database, user, name, changes)
+    except DuplicateKeyError as exc:  # renamed concurrently onto the same name
+        raise Conflict("Tag already exists") from exc
+    if doc is None:
+        raise NotFound(TAG_NOT_FOUND)
+    if "tag" in changes:
+        await conversation_store.rename_tag(services.database, user, name, changes["tag"], now)
+    return doc
+
+
+async def delete_tag(services: Services, user: str, tag: object) -> Document:
+    """Delete a tag, take it off every conversation, close the gap in positions."""
+    name = tag_name(tag)
+    doc = await tag_store.delete(services.database, user, name)
+    if doc is None:
+        raise NotFound(TAG_NOT_FOUND)
+    await conversation_store.pull_tag(services.database, user, name, utcnow())
+    position = doc.get("position")
+    if isinstance(position, int):
+        await tag_store.shift_positions(
+            services.database, user, low=position + 1, high=None, delta=-1
+        )
+    return doc
+
+
+async def set_conversation_tags(
+    services: Services, user: str, conversation_id: object, tags: object = MISSING
+) -> list[str]:
+    """Replace a conversation's tags; unknown tags are created, counts follow."""
+    cid = required_id(conversation_id)
+    names = tag_list(tags)
+    before = await conversation_store.find_one(services.database, user, cid, {"tags": 1})
+    if before is None:
+        raise await missing_conversation(services, user, cid)
+    after = await conversation_store.set_tags(services.database, user, cid, names, utcnow())
+    if after is None:
+        raise await missing_conversation(services, user, cid)
+    await _ensure_tags(services, user, names)
+    old = [t for t in before.get("tags") or [] if isinstance(t, str)]
+    await recount(services, user, [*old, *names])
+    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    return names
+
+
+async def add_conversation_tag(
+    services: Services, user: str, conversation_id: object, tag: object = MISSING
+) -> list[str]:
+    """Put one tag on a conversation (creating the tag if needed); idempotent."""
+    cid = required_id(conversation_id)
+    name = tag_name(tag)
+    doc = await conversation_store.add_tag(services.database, user, cid, name, utcnow())
+    if doc is None:
+        raise await missing_conversation(services, user, cid)
+    await _ensure_tags(services, user, [name])
+    await recount(services, user, [name])
+    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    return [t for t in doc.get("tags") or [] if isinstance(t, str)]

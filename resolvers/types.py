@@ -1,0 +1,225 @@
+"""Strawberry types for conversations, messages and tags.
+
+Leaf fields are plain attributes filled once from the stored document; only
+fields that need I/O (a conversation's messages and tags) are async, and they
+go through the per-request DataLoaders in :mod:`resolvers.loaders`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from storage.database import Document
+
+# Fields shown as typed GraphQL fields; every other stored field of a
+# conversation is reachable through `preset` (so nothing stored is lost).
+_CONVERSATION_FIELDS = {
+    "_id", "__v", "_meiliIndex", "conversationId", "user", "title", "endpoint", "endpointType",
+    "model", "modelLabel", "iconURL", "agent_id", "assistant_id", "spec", "isArchived",
+    "archivedAt", "pinned", "tags", "createdAt", "updatedAt", "messages",
+}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _date(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+@strawberry.enum(description="What a conversation list is ordered by.")
+class ConversationSort(Enum):
+    UPDATED_AT = "updatedAt"
+    CREATED_AT = "createdAt"
+    TITLE = "title"
+    ARCHIVED_AT = "archivedAt"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.type(description="A conversation tag (LibreChat calls them bookmarks).")
+class Tag:
+    tag: str
+    description: str | None
+    count: int = strawberry.field(description="How many of your conversations carry it.")
+    position: int = strawberry.field(description="Order among your tags, from 0.")
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Tag:
+        count = doc.get("count")
+        position = doc.get("position")
+        return cls(
+            tag=str(doc.get("tag") or ""),
+            description=_str(doc.get("description")),
+            count=int(count) if isinstance(count, int | float) else 0,
+            position=int(position) if isinstance(position, int | float) else 0,
+            created_at=_date(doc.get("createdAt")),
+            updated_at=_date(doc.get("updatedAt")),
+        )
+
+
+@strawberry.type(description="One message; `parentMessageId` and `children` rebuild the tree.")
+class Message:
+    message_id: str
+    conversation_id: str
+    parent_message_id: str | None
+    sender: str | None
+    text: str | None
+    content: JSON | None = strawberry.field(description="Structured parts, as stored.")
+    is_created_by_user: bool
+    model: str | None
+    endpoint: str | None
+    error: bool
+    unfinished: bool
+    token_count: int | None
+    feedback: JSON | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    children: list[Message] = strawberry.field(
+        description="Replies to this message, oldest first."
+    )
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Message:
+        tokens = doc.get("tokenCount")
+        return cls(
+            message_id=str(doc.get("messageId") or ""),
+            conversation_id=str(doc.get("conversationId") or ""),
+            parent_message_id=_str(doc.get("parentMessageId")),
+            sender=_str(doc.get("sender")),
+            text=_str(doc.get("text")),
+            content=doc.get("content"),
+            is_created_by_user=bool(doc.get("isCreatedByUser")),
+            model=_str(doc.get("model")),
+            endpoint=_str(doc.get("endpoint")),
+            error=bool(doc.get("error")),
+            unfinished=bool(doc.get("unfinished")),
+            token_count=int(tokens) if isinstance(tokens, int | float) else None,
+            feedback=doc.get("feedback"),
+            created_at=_date(doc.get("createdAt")),
+            updated_at=_date(doc.get("updatedAt")),
+            children=[],
+        )
+
+
+@strawberry.type(description="A conversation of the authenticated user.")
+class Conversation:
+    conversation_id: str
+    title: str
+    endpoint: str | None
+    endpoint_type: str | None
+    model: str | None
+    model_label: str | None
+    icon_url: str | None = strawberry.field(name="iconURL")
+    agent_id: str | None
+    assistant_id: str | None
+    spec: str | None
+    is_archived: bool
+    archived_at: datetime | None
+    pinned: bool
+    tag_names: list[str] = strawberry.field(description="The tags' names, as stored.")
+    created_at: datetime | None
+    updated_at: datetime | None
+    doc: strawberry.Private[Document]
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Conversation:
+        tags = doc.get("tags")
+        return cls(
+            conversation_id=str(doc.get("conversationId") or ""),
+            title=_str(doc.get("title")) or "New Chat",
+            endpoint=_str(doc.get("endpoint")),
+            endpoint_type=_str(doc.get("endpointType")),
+            model=_str(doc.get("model")),
+            model_label=_str(doc.get("modelLabel")),
+            icon_url=_str(doc.get("iconURL")),
+            agent_id=_str(doc.get("agent_id")),
+            assistant_id=_str(doc.get("assistant_id")),
+            spec=_str(doc.get("spec")),
+            is_archived=bool(doc.get("isArchived")),
+            archived_at=_date(doc.get("archivedAt")),
+            pinned=bool(doc.get("pinned")),
+            tag_names=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+            created_at=_date(doc.get("createdAt")),
+            updated_at=_date(doc.get("updatedAt")),
+            doc=doc,
+        )
+
+    @strawberry.field(
+        description="Every other stored field (model parameters, files, ...), as stored."
+    )
+    def preset(self) -> JSON:
+        return {k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS}
+
+    @strawberry.field(description="All messages, oldest first (one query per page).")
+    async def messages(self, info: Info) -> list[Message]:
+        return await info.context.loaders.messages.load(self.conversation_id)
+
+    @strawberry.field(description="The conversation's tags (one query per page).")
+    async def tags(self, info: Info) -> list[Tag]:
+        if not self.tag_names:
+            return []
+        found = await info.context.loaders.tags.load_many(self.tag_names)
+        return [t for t in found if t is not None]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ConversationEdge:
+    cursor: str
+    node: Conversation
+
+
+@strawberry.type(description="A Relay-style page of conversations.")
+class ConversationConnection:
+    edges: list[ConversationEdge]
+    page_info: PageInfo
+    total: strawberry.Private[Any]
+
+    @strawberry.field(description="How many conversations match, on all pages.")
+    async def total_count(self) -> int:
+        result: int = await self.total()
+        return result
+
+
+@strawberry.type
+class DeleteConversationsPayload:
+    deleted_count: int
+    deleted_message_count: int
+    conversation_ids: list[str]
+
+
+@strawberry.input
+class CreateTagInput:
+    tag: str
+    description: str | None = None
+    conversation_id: str | None = strawberry.field(
+        default=None, description="Also put the tag on this conversation."
+    )
+
+
+@strawberry.input
+class UpdateTagInput:
+    tag: str | None = strawberry.field(default=None, description="A new name.")
+    description: str | None = None
+    position: int | None = None

@@ -1,0 +1,259 @@
+"""Queries on LibreChat's ``conversations`` collection.
+
+Every function takes the user id and puts it in the filter: no query here can
+reach another user's documents unless its name says so (``owned_by_other``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from storage.database import Database, Document
+
+# Fields LibreChat never shows a client.
+HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
+
+# What a list item carries (CONTRACT.md "GET /api/convos"): the summary fields
+# plus whichever optional ones are stored.
+SUMMARY_FIELDS = (
+    "_id", "conversationId", "user", "title", "endpoint", "endpointType", "model", "modelLabel",
+    "iconURL", "agent_id", "assistant_id", "spec", "isArchived", "archivedAt", "pinned", "tags",
+    "createdAt", "updatedAt",
+)
+SUMMARY_PROJECTION: dict[str, Any] = {name: 1 for name in SUMMARY_FIELDS}
+
+# Sort keys a list may use, each followed by the tie-breakers that make the
+# order total: (updatedAt, _id) after the primary key, as CONTRACT.md says.
+SORT_KEYS = ("updatedAt", "createdAt", "title", "archivedAt")
+
+
+def sort_fields(sort_by: str) -> list[str]:
+    """The full, total sort order for ``sort_by``: primary key, updatedAt, _id."""
+    if sort_by not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort_by!r}")
+    return [sort_by, "_id"] if sort_by == "updatedAt" else [sort_by, "updatedAt", "_id"]
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a conversation list selects, already validated by the resolvers."""
+
+    is_archived: bool = False
+    tags: Sequence[str] | None = None
+    pinned: bool | None = None
+    # A case-insensitive substring matched on title and tags, plus the ids of
+    # conversations whose messages matched it (found by the messages module).
+    search: str | None = None
+    search_conversation_ids: Sequence[str] = ()
+
+
+def substring_regex(text: str) -> dict[str, str]:
+    """A case-insensitive regex matching ``text`` literally (never a pattern)."""
+    return {"$regex": re.escape(text), "$options": "i"}
+
+
+def build_filter(user: str, flt: ListFilter) -> Document:
+    clauses: list[Document] = [
+        {"user": user},
+        # Temporary chats carry expiredAt and never appear in lists.
+        {"expiredAt": None},
+        # false also matches documents that have no isArchived field.
+        {"isArchived": True} if flt.is_archived else {"isArchived": {"$ne": True}},
+    ]
+    if flt.tags:
+        clauses.append({"tags": {"$in": list(flt.tags)}})
+    if flt.pinned is not None:
+        clauses.append({"pinned": True} if flt.pinned else {"pinned": {"$ne": True}})
+    if flt.search is not None:
+        rx = substring_regex(flt.search)
+        alternatives: list[Document] = [{"title": rx}, {"tags": rx}]
+        if flt.search_conversation_ids:
+            alternatives.append({"conversationId": {"$in": list(flt.search_conversation_ids)}})
+        clauses.append({"$or": alternatives})
+    return {"$and": clauses}
+
+
+def _beyond(field: str, direction: int, value: Any) -> Document | None:
+    """Documents whose ``field`` sorts strictly after ``value``.
+
+    MongoDB sorts null and missing before every other value, and ``$gt``/``$lt``
+    never cross types, so null is handled explicitly on both sides.
+    """
+    if direction == 1:
+        return {field: {"$ne": None}} if value is None else {field: {"$gt": value}}
+    if value is None:
+        return None
+    return {"$or": [{field: {"$lt": value}}, {field: None}]}
+
+
+def after_position(fields: Sequence[str], direction: int, values: Sequence[Any]) -> Document:
+    """The filter selecting documents strictly after a position in a total order.
+
+    ``fields`` are sorted in ``direction`` (1 or -1); ``values`` are the
+    position's values for those fields. The result is the lexicographic
+    ``(f1 > v1) or (f1 = v1 and f2 > v2) or ...`` that never repeats or skips.
+    """
+    alternatives: list[Document] = []
+    for i, (field, value) in enumerate(zip(fields, values, strict=True)):
+        beyond = _beyond(field, direction, value)
+        if beyond is None:
+            continue
+        equal = [{f: {"$eq": v}} for f, v in zip(fields[:i], values[:i], strict=True)]
+        alternatives.append({"$and": [*equal, beyond]} if equal else beyond)
+    if not alternatives:
+        # Nothing sorts after the very last possible position.
+        return {"_id": {"$exists": False}}
+    return {"$or": alternatives}
+
+
+async def list_page(
+    database: Database,
+    user: str,
+    flt: ListFilter,
+    *,
+    sort_by: str,
+    direction: int,
+    after: Sequence[Any] | None,
+    limit: int,
+    skip: int = 0,
+) -> list[Document]:
+    """One page of summaries in the total order of ``sort_by``.
+
+    Args:
+        after: the sort values of the last item of the previous page, or None.
+        limit: how many documents to return (callers ask one more to learn
+            whether a next page exists).
+        skip: legacy offset paging; only used without ``after``.
+    """
+    fields = sort_fields(sort_by)
+    query = build_filter(user, flt)
+    if after is not None:
+        query["$and"].append(after_position(fields, direction, after))
+    cursor = database.conversations.find(
+        query, SUMMARY_PROJECTION, sort=[(f, direction) for f in fields], limit=limit
+    )
+    if skip and after is None:
+        cursor = cursor.skip(skip)
+    return await cursor.to_list(None)
+
+
+async def count(database: Database, user: str, flt: ListFilter) -> int:
+    return await database.conversations.count_documents(build_filter(user, flt))
+
+
+async def count_before(
+    database: Database, user: str, flt: ListFilter, *, sort_by: str, direction: int,
+    position: Sequence[Any],
+) -> int:
+    """How many documents sort at or before ``position`` (for page numbers)."""
+    fields = sort_fields(sort_by)
+    query = build_filter(user, flt)
+    query["$and"].append({"$nor": [after_position(fields, direction, position)]})
+    return await database.conversations.count_documents(query)
+
+
+async def find_one(
+    database: Database, user: str, conversation_id: str, projection: Document | None = None
+) -> Document | None:
+    return await database.conversations.find_one(
+        {"conversationId": conversation_id, "user": user}, projection or HIDDEN
+    )
+
+
+async def owned_by_other(database: Database, user: str, conversation_id: str) -> bool:
+    """Whether a conversation with this id exists for some other user."""
+    doc = await database.conversations.find_one(
+        {"conversationId": conversation_id, "user": {"$ne": user}}, {"_id": 1}
+    )
+    return doc is not None
+
+
+async def update_fields(
+    database: Database, user: str, conversation_id: str, changes: Document
+) -> Document | None:
+    """Apply ``$set`` changes and return the updated document, or None if absent.
+
+    Never upserts: renaming a conversation that does not exist is a 404, not a
+    new stub document (LibreChat's upsert creates one).
+    """
+    return await database.conversations.find_one_and_update(
+        {"conversationId": conversation_id, "user": user},
+        {"$set": changes},
+        projection=HIDDEN,
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def set_tags(
+    database: Database, user: str, conversation_id: str, tags: list[str], now: datetime
+) -> Document | None:
+    return await database.conversations.find_one_and_update(
+        {"conversationId": conversation_id, "user": user},
+        {"$set": {"tags": tags, "updatedAt": now}},
+        projection={"tags": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def add_tag(
+    database: Database, user: str, conversation_id: str, tag: str, now: datetime
+) -> Document | None:
+    """Put ``tag`` on a conversation (once); return its tags, or None if absent."""
+    return await database.conversations.find_one_and_update(
+        {"conversationId": conversation_id, "user": user},
+        {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now}},
+        projection={"tags": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+async def rename_tag(database: Database, user: str, old: str, new: str, now: datetime) -> None:
+    await database.conversations.update_many(
+        {"user": user, "tags": old}, {"$set": {"tags.$": new, "updatedAt": now}}
+    )
+
+
+async def pull_tag(database: Database, user: str, tag: str, now: datetime) -> None:
+    await database.conversations.update_many(
+        {"user": user, "tags": tag}, {"$pull": {"tags": tag}, "$set": {"updatedAt": now}}
+    )
+
+
+async def tag_counts(database: Database, user: str, tags: Sequence[str]) -> dict[str, int]:
+    """The true number of the user's conversations carrying each tag."""
+    if not tags:
+        return {}
+    cursor = await database.conversations.aggregate(
+        [
+            {"$match": {"user": user, "tags": {"$in": list(tags)}}},
+            {"$unwind": "$tags"},
+            {"$match": {"tags": {"$in": list(tags)}}},
+            # A tag stored twice on one conversation still counts it once.
+            {"$group": {"_id": {"c": "$_id", "t": "$tags"}}},
+            {"$group": {"_id": "$_id.t", "n": {"$sum": 1}}},
+        ]
+    )
+    counts = {tag: 0 for tag in tags}
+    async for row in cursor:
+        counts[row["_id"]] = row["n"]
+    return counts
+
+
+async def delete_one(database: Database, user: str, conversation_id: str) -> Document | None:
+    """Delete one conversation; return the deleted document's tags, or None."""
+    return await database.conversations.find_one_and_delete(
+        {"conversationId": conversation_id, "user": user}, projection={"tags": 1}
+    )
+
+
+async def delete_all(database: Database, user: str) -> tuple[int, list[str]]:
+    """Delete every conversation of the user; return the count and their ids."""
+    ids = await database.conversations.distinct("conversationId", {"user": user})
+    result = await database.conversations.delete_many({"user": user})
+    return result.deleted_count, [str(i) for i in ids]

@@ -1,0 +1,70 @@
+"""The MongoDB connection and LibreChat's collections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+# LibreChat's collection names; the gateway works on an existing LibreChat database.
+CONVERSATIONS = "conversations"
+MESSAGES = "messages"
+TAGS = "conversationtags"
+
+
+@dataclass(frozen=True)
+class Database:
+    """One client and the three collections the gateway reads and writes."""
+
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+
+    @property
+    def conversations(self) -> AsyncCollection[Document]:
+        return self.db[CONVERSATIONS]
+
+    @property
+    def messages(self) -> AsyncCollection[Document]:
+        return self.db[MESSAGES]
+
+    @property
+    def tags(self) -> AsyncCollection[Document]:
+        return self.db[TAGS]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def connect(
+    uri: str,
+    *,
+    default_db: str = "LibreChat",
+    db_name: str | None = None,
+    timeout_ms: int = 5000,
+    **client_options: Any,
+) -> Database:
+    """Create the client; it connects lazily on the first command.
+
+    Args:
+        uri: a MongoDB connection string (LibreChat's ``MONGO_URI``).
+        default_db: the database when the URI names none.
+        db_name: overrides both (tests isolate themselves by database name).
+        timeout_ms: server selection and connect timeout, so that requests
+            against an unreachable server fail fast (503) instead of hanging.
+        client_options: passed to ``AsyncMongoClient`` (e.g. event listeners).
+    """
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        # LibreChat stores UTC dates; naive datetimes keep serialisation cheap.
+        tz_aware=False,
+        **client_options,
+    )
+    db = client[db_name] if db_name else client.get_default_database(default=default_db)
+    return Database(client=client, db=db)

@@ -1,0 +1,58 @@
+"""Queries on LibreChat's ``messages`` collection, always scoped to one user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from storage.conversations import substring_regex
+from storage.database import Database, Document
+
+HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
+# Tree-rebuild order: a parent is always created before its children.
+TREE_ORDER = [("createdAt", 1), ("_id", 1)]
+
+
+async def for_conversations(
+    database: Database, user: str, conversation_ids: Sequence[str],
+    projection: Document | None = None,
+) -> list[Document]:
+    """All messages of these conversations in one query, in tree-rebuild order."""
+    if not conversation_ids:
+        return []
+    query: Document = {"user": user}
+    if len(conversation_ids) == 1:
+        query["conversationId"] = conversation_ids[0]
+    else:
+        query["conversationId"] = {"$in": list(conversation_ids)}
+    cursor = database.messages.find(query, projection or HIDDEN, sort=TREE_ORDER)
+    return await cursor.to_list(None)
+
+
+async def conversation_ids_matching(database: Database, user: str, text: str) -> list[str]:
+    """Ids of the user's conversations with a message whose text contains ``text``.
+
+    Matches both the plain ``text`` field and structured ``content`` parts
+    (newer LibreChat messages keep their text there).
+    """
+    rx = substring_regex(text)
+    ids = await database.messages.distinct(
+        "conversationId", {"user": user, "$or": [{"text": rx}, {"content.text": rx}]}
+    )
+    return [str(i) for i in ids]
+
+
+async def delete_for_conversations(
+    database: Database, user: str, conversation_ids: Sequence[str]
+) -> int:
+    if not conversation_ids:
+        return 0
+    result = await database.messages.delete_many(
+        {"user": user, "conversationId": {"$in": list(conversation_ids)}}
+    )
+    return result.deleted_count
+
+
+async def delete_all(database: Database, user: str) -> int:
+    result = await database.messages.delete_many({"user": user})
+    return result.deleted_count
