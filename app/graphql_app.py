@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -10,16 +11,17 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth import TokenVerifier
@@ -37,18 +39,29 @@ def _introspection_field(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | SchemaExtension]:
-    """The protective extensions, each bounded by a setting (see app/settings.py)."""
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
-        ParserCache(maxsize=settings.parser_cache_size),
-        ValidationCache(maxsize=settings.validation_cache_size),
-        QueryDepthLimiter(max_depth=settings.max_query_depth, should_ignore=_introspection_field),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+ExtensionFactory = Callable[[], SchemaExtension]
+
+
+def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
+    """The protective extensions, each bounded by a setting (see app/settings.py).
+
+    Strawberry builds extensions per request from these factories. The
+    validation rules are created once here: the validation cache is keyed by
+    the rule classes, so fresh classes per request would never hit it.
+    """
+    rules = (
+        depth_validator(settings.max_query_depth, _introspection_field, None),
+        alias_validator(settings.max_aliases),
+    )
+    extensions: list[ExtensionFactory] = [
+        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return extensions
 
 

@@ -162,11 +162,13 @@ class Conversation:
         description="Every other stored field (model parameters, files, ...), as stored."
     )
     def preset(self) -> JSON:
-        return {k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS}
+        rest: Any = {k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS}
+        return rest
 
     @strawberry.field(description="All messages, oldest first (one query per page).")
     async def messages(self, info: Info) -> list[Message]:
-        return await info.context.loaders.messages.load(self.conversation_id)
+        messages: list[Message] = await info.context.loaders.messages.load(self.conversation_id)
+        return messages
 
     @strawberry.field(description="The conversation's tags (one query per page).")
     async def tags(self, info: Info) -> list[Tag]:

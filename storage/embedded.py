@@ -128,7 +128,8 @@ class EmbeddedServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl and setpgrp
+                # Only prctl and setpgrp run between fork and exec: safe.
+                preexec_fn=_die_with_parent(),
             )
         try:
             self._wait_ready(timeout_s)

@@ -1,0 +1,89 @@
+"""Shared fixtures: one embedded database server per test session, one
+database per test, the real ASGI app, and an HTTP client on it.
+
+Set TEST_MONGO_URI to run the suite against another MongoDB instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.settings import Settings
+from storage.database import Database, connect
+from storage.embedded import EmbeddedServer
+from storage.indexes import ensure_indexes
+from tests.utils.factories import JWT_SECRET
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow", action="store_true", default=False,
+        help="run slow load/soak tests at full size (bounded versions always run)",
+    )
+
+
+@pytest.fixture(scope="session")
+def run_slow(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--run-slow"))
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> Iterator[str]:
+    external = os.environ.get("TEST_MONGO_URI")
+    if external:
+        yield external
+        return
+    server = EmbeddedServer(":memory:")
+    server.start()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db_name() -> str:
+    return f"test_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+async def database(mongo_uri: str, db_name: str) -> AsyncIterator[Database]:
+    db = connect(mongo_uri, db_name=db_name, timeout_ms=5000)
+    await ensure_indexes(db)
+    try:
+        yield db
+    finally:
+        await db.client.drop_database(db_name)
+        await db.close()
+
+
+def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
+    base = Settings(env="test", jwt_secret=JWT_SECRET, mongo_uri=mongo_uri)
+    return Settings(**{**base.__dict__, **overrides})
+
+
+@pytest.fixture
+def settings(mongo_uri: str) -> Settings:
+    return make_settings(mongo_uri)
+
+
+@pytest.fixture
+async def app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
+    application = create_app(settings, database=database)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
