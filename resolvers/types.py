@@ -162,8 +162,7 @@ class Conversation:
         description="Every other stored field (model parameters, files, ...), as stored."
     )
     def preset(self) -> JSON:
-        rest: Any = {k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS}
-        return rest
+        return JSON({k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS})
 
     @strawberry.field(description="All messages, oldest first (one query per page).")
     async def messages(self, info: Info) -> list[Message]:
