@@ -5,10 +5,13 @@ Error messages are the ones LibreChat v0.8.8 sends (``{"message": reason}``).
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from typing import Any, Final
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from resolvers.errors import Unauthenticated
 
@@ -17,6 +20,21 @@ NO_TOKEN = "No auth token"
 # Verified tokens are remembered (until they expire) so a keep-alive client
 # does not pay for an HMAC and a JSON parse on every request. Bounded.
 _CACHE_SIZE = 4096
+# RFC 7518 asks for HS256 keys of at least 32 bytes.
+MIN_SECRET_BYTES = 32
+
+log = logging.getLogger(__name__)
+
+
+def _accept_secret(secret: str) -> None:
+    """Accept LibreChat's secret whatever its length, warning once instead of per call.
+
+    The gateway must verify the tokens LibreChat already issues; refusing a
+    short secret would lock its users out, so it is logged, not rejected.
+    """
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        log.warning("JWT_SECRET is shorter than %d bytes; use a longer one", MIN_SECRET_BYTES)
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 def _reason(exc: jwt.InvalidTokenError) -> str:
@@ -39,6 +57,7 @@ class TokenVerifier:
     def __init__(self, secret: str, *, leeway_s: int = 30) -> None:
         if not secret:
             raise ValueError("a JWT secret is required")
+        _accept_secret(secret)
         self._secret = secret
         self._leeway = leeway_s
         self._cache: dict[str, tuple[str, float]] = {}
@@ -83,6 +102,7 @@ class TokenVerifier:
 
 def issue_token(secret: str, user_id: str, ttl_s: int, **claims: Any) -> str:
     """A token shaped like LibreChat's: ``id``, ``iat``, ``exp``."""
+    _accept_secret(secret)
     now = int(time.time())
     payload = {"id": user_id, "iat": now, "exp": now + ttl_s, **claims}
     return jwt.encode(payload, secret, algorithm=ALGORITHM)

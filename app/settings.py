@@ -190,8 +190,6 @@ class Settings:
         """Refuse configurations that must not run."""
         if self.production and not self.jwt_secret:
             raise SettingsError("CONVOS_ENV=production needs JWT_SECRET; refusing to start")
-        if self.production and len(self.jwt_secret) < 32:
-            raise SettingsError("JWT_SECRET must be at least 32 characters in production")
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, int) and not isinstance(value, bool) and value < 0:
