@@ -25,6 +25,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth import TokenVerifier
+from app.client_ip import TrustedProxies
 from app.jsonutil import dumps
 from app.settings import Settings
 from resolvers.context import GraphQLContext
@@ -74,7 +75,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
 
     def __init__(
         self, schema: strawberry.Schema, settings: Settings, services: Services,
-        verifier: TokenVerifier,
+        verifier: TokenVerifier, proxies: TrustedProxies | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -83,6 +84,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         )
         self.services = services
         self.verifier = verifier
+        self.proxies = proxies or TrustedProxies(())
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -94,7 +96,8 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             user, reason = None, exc.message
         return GraphQLContext(
             services=self.services, user_id=user, auth_error=reason or "No auth token",
-            extra={"request": request},
+            # The same client address REST uses, so per-IP limits are shared.
+            extra={"request": request, "client_ip": self.proxies.for_connection(request)},
         )
 
     def encode_json(self, data: Any) -> bytes:

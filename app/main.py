@@ -16,8 +16,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from app.auth import TokenVerifier
+from app.client_ip import TrustedProxies
 from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
+from app.rate_limits import build_rate_limiter
 from app.rest import convos, tags
 from app.settings import Settings
 from resolvers.services import Services
@@ -73,6 +75,8 @@ def create_app(
     if not settings.jwt_secret:
         raise ValueError("settings without a JWT secret; call Settings.with_secret() first")
     verifier = TokenVerifier(settings.jwt_secret, leeway_s=settings.jwt_leeway_s)
+    proxies = TrustedProxies(settings.trusted_proxies)
+    rate_limiter = build_rate_limiter(settings)
 
     own_database = database is None
     if database is None:
@@ -86,7 +90,7 @@ def create_app(
             **(mongo_options or {}),
         )
     db = database
-    services = Services(database=db)
+    services = Services(database=db, rate_limiter=rate_limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,10 +107,11 @@ def create_app(
         finally:
             if index_task is not None:
                 index_task.cancel()
+            await rate_limiter.close()
             if own_database:
                 await db.close()
 
-    graphql = GraphQLApp(make_schema(settings), settings, services, verifier)
+    graphql = GraphQLApp(make_schema(settings), settings, services, verifier, proxies)
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
@@ -121,4 +126,5 @@ def create_app(
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.services = services
+    app.state.proxies = proxies
     return app

@@ -89,9 +89,13 @@ class Settings:
     import_max_file_bytes: int = 262_144_000
 
     # --- rate limits (LibreChat's names and defaults) --------------------
-    # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas.
+    # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas
+    # (moving windows; see resolvers/rate_limits.py for how requests are counted).
     rate_limit_storage_uri: str = "memory://"
-    # TRUSTED_PROXIES: comma-separated IPs whose X-Forwarded-For is believed.
+    # RATE_LIMIT_KEY_PREFIX: keeps deployments sharing one Redis apart.
+    rate_limit_key_prefix: str = "convos-gateway"
+    # TRUSTED_PROXIES: comma-separated IPs or CIDR networks whose
+    # X-Forwarded-For is believed (right-most untrusted address = client).
     trusted_proxies: tuple[str, ...] = ()
     import_ip_max: int = 100
     import_ip_window_min: int = 15
@@ -160,6 +164,8 @@ class Settings:
             max_json_body_bytes=_int(e, "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024),
             import_max_file_bytes=_int(e, "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES", 262_144_000),
             rate_limit_storage_uri=_str(e, "RATE_LIMIT_STORAGE_URI", "memory://") or "memory://",
+            rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", "convos-gateway")
+            or "convos-gateway",
             trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
             import_ip_max=_int(e, "IMPORT_IP_MAX", 100, zero_is_default=True),
             import_ip_window_min=_int(e, "IMPORT_IP_WINDOW", 15, zero_is_default=True),

@@ -13,10 +13,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers import conversations as ops
+from resolvers import fork as fork_ops
 from resolvers import tags as tag_ops
 from resolvers.clock import iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import UserError
+from resolvers.loaders import _link_tree
 from resolvers.types import (
     Conversation,
     ConversationConnection,
@@ -24,6 +26,10 @@ from resolvers.types import (
     ConversationSort,
     CreateTagInput,
     DeleteConversationsPayload,
+    DuplicateConversationPayload,
+    ForkConversationInput,
+    ForkConversationPayload,
+    Message,
     PageInfo,
     SortDirection,
     Tag,
@@ -122,8 +128,53 @@ def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
     )
 
 
+def _copy_parts(result: fork_ops.ConversationCopy) -> tuple[Conversation, list[Message]]:
+    messages = [Message.from_doc(doc) for doc in result.messages]
+    _link_tree(messages)
+    return Conversation.from_doc(result.conversation), messages
+
+
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(
+        description="Copy part of a conversation into a new one titled \"<title> (Fork)\". "
+        "Shares a rate limit with duplicateConversation (RATE_LIMITED)."
+    )
+    async def fork_conversation(
+        self, info: Info, input: ForkConversationInput
+    ) -> ForkConversationPayload:
+        ctx = _context(info)
+        result = await fork_ops.fork_conversation(
+            ctx.services,
+            ctx.user,
+            input.conversation_id,
+            input.message_id,
+            input.option.value,
+            input.split_at_target,
+            input.latest_message_id if input.latest_message_id is not None else MISSING,
+            client_ip=ctx.extra.get("client_ip"),
+        )
+        conversation, messages = _copy_parts(result)
+        return ForkConversationPayload(conversation=conversation, messages=messages)
+
+    @strawberry.mutation(
+        description="Copy a whole conversation; `title` names the copy (default: the same "
+        "title). Shares a rate limit with forkConversation (RATE_LIMITED)."
+    )
+    async def duplicate_conversation(
+        self, info: Info, conversation_id: str, title: str | None = None
+    ) -> DuplicateConversationPayload:
+        ctx = _context(info)
+        result = await fork_ops.duplicate_conversation(
+            ctx.services,
+            ctx.user,
+            conversation_id,
+            title if title is not None else MISSING,
+            client_ip=ctx.extra.get("client_ip"),
+        )
+        conversation, messages = _copy_parts(result)
+        return DuplicateConversationPayload(conversation=conversation, messages=messages)
+
     @strawberry.mutation(description="Rename: trimmed, cut to 1,024 characters.")
     async def update_conversation_title(
         self, info: Info, conversation_id: str, title: str

@@ -224,3 +224,49 @@ class UpdateTagInput:
     tag: str | None = strawberry.field(default=None, description="A new name.")
     description: str | None = None
     position: int | None = None
+
+
+@strawberry.enum(description="Which messages a fork keeps.")
+class ForkOption(Enum):
+    DIRECT_PATH = strawberry.enum_value(
+        "directPath", description="The target and its ancestors: the visible thread."
+    )
+    INCLUDE_BRANCHES = strawberry.enum_value(
+        "includeBranches",
+        description="That thread plus every sibling branch off it (not the target's replies).",
+    )
+    TARGET_LEVEL = strawberry.enum_value(
+        "targetLevel",
+        description="Every message, on all branches, down to the target's depth.",
+    )
+
+
+@strawberry.input(description="Copy part of a conversation's message tree.")
+class ForkConversationInput:
+    conversation_id: str
+    message_id: str = strawberry.field(description="The message the fork is taken at.")
+    option: ForkOption = ForkOption.TARGET_LEVEL
+    split_at_target: bool = strawberry.field(
+        default=False,
+        description="Start the fork at the target's depth (those messages become roots) "
+        "and take it at `latestMessageId` instead.",
+    )
+    latest_message_id: str | None = strawberry.field(
+        default=None, description="Required with `splitAtTarget`."
+    )
+
+
+@strawberry.type(description="The new conversation and its new messages.")
+class ForkConversationPayload:
+    conversation: Conversation
+    messages: list[Message] = strawberry.field(
+        description="Parents before children; `children` links the tree."
+    )
+
+
+@strawberry.type(description="The copy and its new messages.")
+class DuplicateConversationPayload:
+    conversation: Conversation
+    messages: list[Message] = strawberry.field(
+        description="Parents before children; `children` links the tree."
+    )

@@ -166,6 +166,11 @@ async def find_one(
     )
 
 
+async def insert(database: Database, doc: Document) -> None:
+    """Insert a new conversation; ``(conversationId, user)`` is unique."""
+    await database.conversations.insert_one(doc)
+
+
 async def owned_by_other(database: Database, user: str, conversation_id: str) -> bool:
     """Whether a conversation with this id exists for some other user."""
     doc = await database.conversations.find_one(

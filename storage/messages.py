@@ -56,3 +56,21 @@ async def delete_for_conversations(
 async def delete_all(database: Database, user: str) -> int:
     result = await database.messages.delete_many({"user": user})
     return result.deleted_count
+
+
+async def insert_many(database: Database, docs: Sequence[Document]) -> None:
+    """Insert new messages in order (callers give each its ``_id`` beforehand).
+
+    Ordered, so a failure stops at the first bad document and the caller knows
+    that exactly the documents before it may have been written.
+    """
+    if docs:
+        await database.messages.insert_many(list(docs), ordered=True)
+
+
+async def delete_by_ids(database: Database, user: str, ids: Sequence[Any]) -> int:
+    """Delete the user's messages with these ``_id`` values (undoing a batch)."""
+    if not ids:
+        return 0
+    result = await database.messages.delete_many({"user": user, "_id": {"$in": list(ids)}})
+    return result.deleted_count

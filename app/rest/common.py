@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 
 from app.auth import TokenVerifier
+from app.client_ip import TrustedProxies
 from app.rest.body import json_object
 from resolvers.services import Services
 
@@ -25,3 +26,9 @@ def caller(request: Request) -> str:
 async def body(request: Request) -> dict[str, Any]:
     limit: int = request.app.state.settings.max_json_body_bytes
     return await json_object(request, limit)
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's address for per-IP rate limits (see ``app.client_ip``)."""
+    proxies: TrustedProxies = request.app.state.proxies
+    return proxies.for_connection(request)

@@ -10,9 +10,10 @@ from starlette.routing import Route
 
 from app.jsonutil import JSONResponse
 from app.rest.body import arg, field, query_bool, query_int, query_list, query_text
-from app.rest.common import body, caller, services
+from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
 from resolvers import conversations as ops
+from resolvers import fork as fork_ops
 from resolvers.errors import BadInput
 
 
@@ -110,6 +111,41 @@ async def delete_all_conversations(request: Request) -> Response:
     return JSONResponse(_delete_shape(result), status_code=201)
 
 
+def _copy_shape(result: fork_ops.ConversationCopy) -> dict[str, object]:
+    return {"conversation": result.conversation, "messages": result.messages}
+
+
+@rest_endpoint
+async def fork_conversation(request: Request) -> Response:
+    user = caller(request)
+    data = await body(request)
+    result = await fork_ops.fork_conversation(
+        services(request),
+        user,
+        field(data, "conversationId"),
+        field(data, "messageId"),
+        field(data, "option"),
+        field(data, "splitAtTarget"),
+        field(data, "latestMessageId"),
+        client_ip=client_ip(request),
+    )
+    return JSONResponse(_copy_shape(result))
+
+
+@rest_endpoint
+async def duplicate_conversation(request: Request) -> Response:
+    user = caller(request)
+    data = await body(request)
+    result = await fork_ops.duplicate_conversation(
+        services(request),
+        user,
+        field(data, "conversationId"),
+        field(data, "title"),
+        client_ip=client_ip(request),
+    )
+    return JSONResponse(_copy_shape(result), status_code=201)
+
+
 @rest_endpoint
 async def search_enabled(request: Request) -> Response:
     caller(request)
@@ -124,6 +160,8 @@ routes = [
     Route("/api/convos/update", update_conversation, methods=["POST"]),
     Route("/api/convos/archive", archive_conversation, methods=["POST"]),
     Route("/api/convos/pin", pin_conversation, methods=["POST"]),
+    Route("/api/convos/fork", fork_conversation, methods=["POST"]),
+    Route("/api/convos/duplicate", duplicate_conversation, methods=["POST"]),
     Route("/api/convos/{conversation_id}", get_conversation, methods=["GET"]),
     Route("/api/search/enable", search_enabled, methods=["GET"]),
 ]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from app.jsonutil import JSONResponse
 from resolvers.errors import RateLimited, UserError
+from resolvers.rate_limits import RateLimitUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,16 @@ def user_error_response(exc: UserError) -> Response:
 
 
 def fault_response(exc: Exception) -> Response:
-    """A server-side failure: 503 while the database is unreachable, else 500.
+    """A server-side failure: 503 while the database (or the rate limits' Redis)
+    is unreachable, else 500.
 
     No stack trace or driver message leaves the process; the log has them.
     """
     if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
         log.warning("database unavailable: %s", exc)
+        return JSONResponse(UNAVAILABLE, status_code=503)
+    if isinstance(exc, RateLimitUnavailable):
+        # Limited routes fail closed while the counters' Redis is unreachable.
         return JSONResponse(UNAVAILABLE, status_code=503)
     if isinstance(exc, PyMongoError):
         log.exception("database error")
