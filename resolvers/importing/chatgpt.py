@@ -99,8 +99,14 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
         if order and len(siblings) > 1:
             _sort_as_listed(siblings, order)
 
+    # The model the conversation was last answered with; messages without
+    # metadata (issue #15229) fall back to it.
+    answered = [n.kept.slug for n in nodes.values() if n.kept and not n.kept.is_user]
+    model = default_slug or next(
+        (slug for slug in reversed(answered) if slug), DEFAULT_OPENAI_MODEL
+    )
+
     builder = ConversationBuilder(context, endpoint=OPENAI_ENDPOINT, start=created_at)
-    last_slug: str | None = None
     visited: set[str] = set()
     # Depth-first with an explicit stack: a reply chain can be thousands deep.
     stack: list[tuple[str, str]] = [(key, NO_PARENT) for key in reversed(children.get(None, []))]
@@ -109,27 +115,20 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
         visited.add(key)
         kept = nodes[key].kept
         if kept is not None:
-            slug = kept.slug or default_slug
-            if not kept.is_user and kept.slug:
-                last_slug = kept.slug
             parent_id = builder.add_message(
                 parent_id=parent_id,
                 created_at=kept.created_at,
-                sender="user" if kept.is_user else sender_for_model(slug),
+                sender="user" if kept.is_user else sender_for_model(kept.slug or default_slug),
                 text=kept.text,
                 is_created_by_user=kept.is_user,
-                model=slug or DEFAULT_OPENAI_MODEL,
+                model=kept.slug or model,
             )
         stack.extend((child, parent_id) for child in reversed(children.get(key, [])))
     if len(visited) != len(nodes):
         stuck = next(key for key in nodes if key not in visited)
         raise Problem(mapping_path.key(stuck).key("parent"), "forms a cycle")
 
-    return builder.finish(
-        title=title,
-        model=default_slug or last_slug or DEFAULT_OPENAI_MODEL,
-        created_at=created_at,
-    )
+    return builder.finish(title=title, model=model, created_at=created_at)
 
 
 def _sort_as_listed(siblings: list[str], order: list[Any]) -> None:

@@ -82,9 +82,12 @@ def render_content(content: dict[str, Any], path: Path) -> str:
     text = content.get("text")
     if isinstance(text, str):
         return text
-    rest = {key: value for key, value in content.items() if key != "content_type"}
-    # Browsing displays, reasoning and other typed content: kept visible as JSON.
-    return json_fence(content) if rest else ""
+    # Browsing displays, reasoning and other typed content: kept visible as
+    # JSON, unless every field is blank (an empty browsing display).
+    shown = any(
+        value not in (None, "", [], {}) for key, value in content.items() if key != "content_type"
+    )
+    return json_fence(content) if shown else ""
 
 
 def _render_part(part: object) -> str:
@@ -141,7 +144,8 @@ def inline_citations(text: str, metadata: dict[str, Any] | None) -> str:
         if end > end_of_previous:
             continue
         pieces.append(text[end:end_of_previous])
-        pieces.append(link)
+        # The link brings its own leading space; do not double one already there.
+        pieces.append(link[1:] if start and text[start - 1].isspace() else link)
         end_of_previous = start
     pieces.append(text[:end_of_previous])
     return "".join(reversed(pieces))
