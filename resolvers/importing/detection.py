@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import accumulate, repeat
+from operator import itemgetter
 from typing import Any
 
 import ijson
@@ -45,6 +47,12 @@ ITEMS_PREFIX = {
 }
 
 UNSUPPORTED = "Unsupported import type"
+# Deepest nesting accepted. ijson's cost per value grows with its depth, so a
+# deeply nested file takes time quadratic in its depth (40,000 levels: ~10 s)
+# while only a LibreChat tree nests legitimately: two levels per message, so
+# this admits a 10,000-message reply chain.
+MAX_NESTING_DEPTH = 20_000
+_DEPTH_CHANGE = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 
 _KIND = {
     "start_array": "a list",
@@ -94,11 +102,15 @@ def detect_format(stream: Readable) -> ImportFormat:
 def sniff(stream: Readable) -> Sniffed:
     """Like :func:`detect_format`, but an unsupported shape is a result.
 
+    Reads events without prefixes (``basic_parse``), tracking depth itself:
+    ijson's prefixed events cost time that grows with depth, and a file that
+    nests deeply is not refused until after detection.
+
     Raises:
         ijson.JSONError: The JSON is malformed before the shape is known.
     """
-    events = iter(ijson.parse(stream))
-    _, event, _ = next(events, ("", "end", None))
+    events = iter(ijson.basic_parse(stream))
+    event, _ = next(events, ("end", None))
     if event == "start_array":
         return _sniff_array(events)
     if event == "start_map":
@@ -107,22 +119,23 @@ def sniff(stream: Readable) -> Sniffed:
     return Sniffed(None, f"{UNSUPPORTED}: the file holds {kind}, not a list or an object")
 
 
-def _sniff_array(events: Iterator[tuple[str, str, Any]]) -> Sniffed:
-    _, event, _ = next(events, ("", "end", None))
+def _sniff_array(events: Iterator[tuple[str, Any]]) -> Sniffed:
+    event, _ = next(events, ("end", None))
     if event == "end_array":
         # LibreChat reads an empty array as a ChatGPT export; it holds nothing.
         return Sniffed(ImportFormat.CHATGPT)
     if event != "start_map":
         kind = _KIND.get(event, event)
         return Sniffed(None, f"{UNSUPPORTED}: the list holds {kind}, not conversations")
-    for prefix, event, value in events:
-        if prefix != "item":
-            continue
-        if event == "map_key" and value == "chat_messages":
-            return Sniffed(ImportFormat.CLAUDE)
-        if event == "map_key" and value == "mapping":
-            return Sniffed(ImportFormat.CHATGPT)
-        if event == "end_map":
+    depth = 1  # Inside the first item.
+    for event, value in events:
+        if depth == 1 and event == "map_key":
+            if value == "chat_messages":
+                return Sniffed(ImportFormat.CLAUDE)
+            if value == "mapping":
+                return Sniffed(ImportFormat.CHATGPT)
+        depth += _DEPTH_CHANGE.get(event, 0)
+        if depth == 0:
             break
     return Sniffed(
         None,
@@ -131,10 +144,11 @@ def _sniff_array(events: Iterator[tuple[str, str, Any]]) -> Sniffed:
     )
 
 
-def _sniff_object(events: Iterator[tuple[str, str, Any]]) -> Sniffed:
+def _sniff_object(events: Iterator[tuple[str, Any]]) -> Sniffed:
     kinds: dict[str, str] = {}
     pending: str | None = None
-    for prefix, event, value in events:
+    depth = 1  # Inside the root object.
+    for event, value in events:
         if pending is not None:
             # The first event after a key is its value's (or its start).
             kinds[pending] = event
@@ -145,9 +159,10 @@ def _sniff_object(events: Iterator[tuple[str, str, Any]]) -> Sniffed:
                 return Sniffed(ImportFormat.CHATBOT_UI)
             if "conversationId" in kinds and ("messagesTree" in kinds or "messages" in kinds):
                 return Sniffed(ImportFormat.LIBRECHAT)
-        if prefix == "" and event == "map_key":
+        if depth == 1 and event == "map_key":
             pending = value
-        elif prefix == "" and event == "end_map":
+        depth += _DEPTH_CHANGE.get(event, 0)
+        if depth == 0:
             break
     if "conversationId" in kinds:
         reason = 'a LibreChat export needs "messagesTree" or "messages"'
@@ -159,6 +174,21 @@ def _sniff_object(events: Iterator[tuple[str, str, Any]]) -> Sniffed:
             '(an object with "conversationId" or "history", or a list of conversations)'
         )
     return Sniffed(None, f"{UNSUPPORTED}: {reason}")
+
+
+def nests_deeper_than(stream: Readable, limit: int) -> bool:
+    """Whether the JSON in ``stream`` nests deeper than ``limit`` levels.
+
+    Linear time, constant memory: the events carry no prefix and the count
+    runs in C (map, accumulate, any), stopping at the first level too deep.
+    A parse error is raised only if it comes before that level.
+
+    Raises:
+        ijson.JSONError: The JSON is malformed before any level too deep.
+    """
+    events = map(itemgetter(0), ijson.basic_parse(stream))
+    depths = accumulate(map(_DEPTH_CHANGE.get, events, repeat(0)))
+    return any(map(limit.__lt__, depths))
 
 
 def describe_json_error(exc: Exception) -> str:

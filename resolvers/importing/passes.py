@@ -21,7 +21,14 @@ import ijson
 
 from ..errors import BadInput
 from . import chatbot_ui, chatgpt, claude, librechat
-from .detection import ITEMS_PREFIX, ImportFormat, describe_json_error, sniff
+from .detection import (
+    ITEMS_PREFIX,
+    MAX_NESTING_DEPTH,
+    ImportFormat,
+    describe_json_error,
+    nests_deeper_than,
+    sniff,
+)
 from .documents import ImportContext, ParsedConversation
 from .shape import Problem
 from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Source, iter_sources
@@ -99,7 +106,7 @@ def validate_import(
     conversations = messages = 0
     tags: Counter[str] = Counter()
     context = ImportContext(user_id="", now=storage_time(datetime.now(UTC)))
-    for parsed in _run(open_stream, context, max_uncompressed_bytes, tally):
+    for parsed in _run(open_stream, context, max_uncompressed_bytes, tally, check_depth=True):
         conversations += 1
         messages += len(parsed.messages)
         tags.update(parsed.conversation["tags"])
@@ -123,7 +130,8 @@ def iter_import(
     """The upload's conversations as LibreChat documents, one at a time.
 
     Call :func:`validate_import` first: this pass raises the same errors, but
-    only when it reaches them, after earlier conversations were produced.
+    only when it reaches them, after earlier conversations were produced; and
+    it trusts the upload's nesting depth, which only validation checks.
 
     Args:
         open_stream: As for :func:`validate_import`.
@@ -141,7 +149,7 @@ def iter_import(
         PayloadTooLarge: As for :func:`validate_import`.
     """
     context = ImportContext(user_id=user_id, now=storage_time(now))
-    return _run(open_stream, context, max_uncompressed_bytes, _Tally())
+    return _run(open_stream, context, max_uncompressed_bytes, _Tally(), check_depth=False)
 
 
 def _run(
@@ -149,6 +157,8 @@ def _run(
     context: ImportContext,
     max_uncompressed_bytes: int,
     tally: _Tally,
+    *,
+    check_depth: bool,
 ) -> Iterator[ParsedConversation]:
     produced = 0
     with open_stream() as raw:
@@ -161,6 +171,9 @@ def _run(
                     tally.skipped_files.append(str(source.name))
                     continue
                 raise BadInput(sniffed.reason)
+            if check_depth and _too_deep(source):
+                where = f"{source.name}: " if source.name else ""
+                raise BadInput(f"{where}The file nests deeper than {MAX_NESTING_DEPTH} levels")
             if sniffed.format not in tally.formats:
                 tally.formats.append(sniffed.format)
             for parsed in _convert_source(source, sniffed.format, context, tally):
@@ -180,6 +193,17 @@ def _why_none(tally: _Tally) -> str:
         more = f" and {len(tally.skipped_files) - 5} more" if len(tally.skipped_files) > 5 else ""
         notes.append(f"not an export: {shown}{more}")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _too_deep(source: Source) -> bool:
+    """Checked before ijson builds values, whose cost grows with their depth."""
+    with source.open(False) as reader:
+        try:
+            return nests_deeper_than(reader, MAX_NESTING_DEPTH)
+        except (ijson.JSONError, UnicodeDecodeError):
+            # Nothing before the error nests too deep, so the conversion pass
+            # can safely reach it, and reports it with how far it got.
+            return False
 
 
 def _convert_source(
