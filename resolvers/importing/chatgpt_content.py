@@ -138,9 +138,10 @@ def inline_citations(text: str, metadata: dict[str, Any] | None) -> str:
         return text
     pieces: list[str] = []
     end_of_previous = len(text)
-    # From the end, so the offsets still to apply stay valid; overlapping
-    # spans (two citations of one marker) are applied once.
-    for start, end, link in sorted(spans, reverse=True):
+    # From the end, so the offsets still to apply stay valid; of overlapping
+    # spans (two citations of one marker) the first listed is applied (the
+    # sort is stable, also in reverse).
+    for start, end, link in sorted(spans, key=lambda span: span[:2], reverse=True):
         if end > end_of_previous:
             continue
         pieces.append(text[end:end_of_previous])

@@ -18,7 +18,7 @@ from typing import Any
 _MAX_SEGMENT = 64
 # Paths deeper than this are shown as their head and tail; a reply chain in a
 # LibreChat tree can be thousands of levels deep.
-_HEAD, _TAIL = 3, 6
+_HEAD, _TAIL = 2, 4
 
 
 class Path:
@@ -56,11 +56,17 @@ class Path:
         while node is not None and node._parent is not None:
             segments.append(node._segment)
             node = node._parent
-        segments.reverse()
-        if len(segments) > _HEAD + _TAIL + 1:
-            hidden = len(segments) - _HEAD - _TAIL
-            segments = [*segments[:_HEAD], f"…({hidden} more)…", *segments[-_TAIL:]]
-        return "".join(segments)
+        # One step per key, with its indexes: "children[0]" is shown or elided whole.
+        steps: list[str] = []
+        for segment in reversed(segments):
+            if segment.startswith("[") and steps:
+                steps[-1] += segment
+            else:
+                steps.append(segment)
+        if len(steps) > _HEAD + _TAIL + 1:
+            hidden = len(steps) - _HEAD - _TAIL
+            steps = [*steps[:_HEAD], f"…({hidden} levels)…", *steps[-_TAIL:]]
+        return "".join(steps)
 
 
 ROOT = Path()
