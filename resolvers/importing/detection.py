@@ -25,7 +25,7 @@ from typing import Any
 import ijson
 
 from ..errors import BadInput
-from .sources import Readable
+from .sources import Readable, without_bom
 
 
 class ImportFormat(StrEnum):
@@ -91,7 +91,7 @@ def detect_format(stream: Readable) -> ImportFormat:
             ..."), or the JSON is malformed before the shape is known.
     """
     try:
-        sniffed = sniff(stream)
+        sniffed = sniff(without_bom(stream))
     except ijson.JSONError as exc:
         raise BadInput(f"Invalid JSON: {describe_json_error(exc)}") from None
     if sniffed.format is None:

@@ -74,7 +74,7 @@ class _Budget:
 class _Reader:
     """A source's bytes: without a UTF-8 BOM, counted, with zip errors named."""
 
-    def __init__(self, raw: IO[bytes], name: str | None, budget: _Budget | None) -> None:
+    def __init__(self, raw: Readable, name: str | None, budget: _Budget | None) -> None:
         self._raw = raw
         self._name = name
         self._budget = budget
@@ -93,6 +93,11 @@ class _Reader:
             if data.startswith(_UTF8_BOM):
                 data = data[len(_UTF8_BOM) :]
         return data
+
+
+def without_bom(stream: Readable) -> Readable:
+    """``stream`` read past a leading UTF-8 byte order mark, which yajl rejects."""
+    return _Reader(stream, None, None)
 
 
 def iter_sources(raw: IO[bytes], max_uncompressed_bytes: int) -> Iterator[Source]:

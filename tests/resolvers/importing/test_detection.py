@@ -67,6 +67,10 @@ def test_an_unsupported_shape_says_what_was_expected(data: bytes, reason: str) -
     assert caught.value.message == f"Unsupported import type: {reason}"
 
 
+def test_a_utf8_bom_before_the_json_is_skipped() -> None:
+    assert detect_format(io.BytesIO(b'\xef\xbb\xbf[{"mapping": {}}]')) == ImportFormat.CHATGPT
+
+
 def test_malformed_json_before_the_shape_is_known_is_invalid_json() -> None:
     with pytest.raises(BadInput) as caught:
         detect_format(io.BytesIO(b"{nope"))
