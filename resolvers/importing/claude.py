@@ -1,0 +1,111 @@
+"""Claude exports: one array item (with ``chat_messages``) per conversation.
+
+Claude conversations are linear. Thinking parts are kept as LibreChat's
+``think`` content so the reasoning shows folded, as it does for Claude
+conversations held in LibreChat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .documents import (
+    ANTHROPIC_ENDPOINT,
+    DEFAULT_ANTHROPIC_MODEL,
+    NO_PARENT,
+    ConversationBuilder,
+    ImportContext,
+    ParsedConversation,
+)
+from .shape import (
+    ROOT,
+    Path,
+    Problem,
+    expect_object,
+    optional_list,
+    optional_str,
+    required_list,
+    required_str,
+)
+from .timestamps import optional_iso
+
+DEFAULT_CLAUDE_TITLE = "Imported Claude Chat"
+_SENDERS = {"human": (True, "user"), "assistant": (False, "Claude")}
+
+
+def title_of(item: object) -> str | None:
+    """The conversation's title for error messages, when it has one."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def convert(item: object, context: ImportContext) -> ParsedConversation | None:
+    """One Claude conversation as LibreChat documents.
+
+    Args:
+        item: One element of the export's top-level array.
+        context: The importing user and the import time.
+
+    Returns:
+        The documents, or None when no message has text or thinking.
+
+    Raises:
+        Problem: A field has the wrong type, ``chat_messages`` is missing, or
+            a message's ``sender`` is neither "human" nor "assistant".
+    """
+    conversation = expect_object(item, ROOT)
+    title = optional_str(conversation, "name", ROOT) or DEFAULT_CLAUDE_TITLE
+    model = optional_str(conversation, "model", ROOT) or DEFAULT_ANTHROPIC_MODEL
+    created_at = optional_iso(conversation, "created_at", ROOT)
+    raw_messages = required_list(conversation, "chat_messages", ROOT)
+    messages_path = ROOT.key("chat_messages")
+
+    builder = ConversationBuilder(context, endpoint=ANTHROPIC_ENDPOINT, start=created_at)
+    parent_id = NO_PARENT
+    for position, raw in enumerate(raw_messages):
+        path = messages_path.index(position)
+        message = expect_object(raw, path)
+        sender_name = required_str(message, "sender", path)
+        if sender_name not in _SENDERS:
+            raise Problem(path.key("sender"), 'must be "human" or "assistant"')
+        is_user, sender = _SENDERS[sender_name]
+        text, thinking = _read_parts(message, path)
+        if is_user:
+            # Only the assistant thinks; a user part of that type is not shown.
+            thinking = ""
+        if not text.strip() and not thinking.strip():
+            continue
+        content: list[Any] | None = None
+        if thinking:
+            content = [{"type": "think", "think": thinking}, {"type": "text", "text": text}]
+        parent_id = builder.add_message(
+            parent_id=parent_id,
+            created_at=optional_iso(message, "created_at", path),
+            sender=sender,
+            text=text,
+            is_created_by_user=is_user,
+            model=model,
+            content=content,
+        )
+    return builder.finish(title=title, model=model, created_at=created_at)
+
+
+def _read_parts(message: dict[str, Any], path: Path) -> tuple[str, str]:
+    """The message's text and thinking, from its content parts or ``text``."""
+    texts: list[str] = []
+    thoughts: list[str] = []
+    parts = optional_list(message, "content", path) or []
+    for position, raw in enumerate(parts):
+        part_path = path.key("content").index(position)
+        part = expect_object(raw, part_path)
+        part_type = optional_str(part, "type", part_path)
+        if part_type == "text":
+            texts.append(optional_str(part, "text", part_path) or "")
+        elif part_type == "thinking":
+            thoughts.append(optional_str(part, "thinking", part_path) or "")
+        # Tool use and tool results are not part of the text LibreChat shows.
+    text = "\n\n".join(t for t in texts if t.strip())
+    if not texts:
+        # Older exports carry only the flat `text`.
+        text = optional_str(message, "text", path) or ""
+    return text, "\n\n".join(t for t in thoughts if t.strip())

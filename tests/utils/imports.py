@@ -1,0 +1,91 @@
+"""Helpers for import tests: fixture files, running an import, reading trees."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from resolvers.importing import NO_PARENT, ParsedConversation, iter_import
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+NOW = datetime(2025, 6, 1, 12, 0, 0)
+USER = "665f1c2e9b7d4e1100000001"
+
+
+def open_file(path: Path) -> Callable[[], IO[bytes]]:
+    """An ``open_stream`` over a file, as the wiring passes a spooled upload."""
+    return lambda: path.open("rb")
+
+
+def open_bytes(data: bytes) -> Callable[[], IO[bytes]]:
+    """An ``open_stream`` over bytes in memory."""
+    return lambda: io.BytesIO(data)
+
+
+def import_all(open_stream: Callable[[], IO[bytes]]) -> list[ParsedConversation]:
+    """Every conversation of an upload, every tree checked for well-formedness."""
+    parsed = list(iter_import(open_stream, USER, NOW))
+    for conversation in parsed:
+        assert_well_formed(conversation)
+    return parsed
+
+
+def import_fixture(name: str) -> list[ParsedConversation]:
+    """Every conversation of a fixture file."""
+    return import_all(open_file(FIXTURES / name))
+
+
+def assert_well_formed(parsed: ParsedConversation) -> None:
+    """The invariants every imported conversation keeps, whatever its format.
+
+    New uuid4 ids, the importing user everywhere, each parent emitted before
+    its children, and createdAt strictly after the parent's.
+    """
+    conversation = parsed.conversation
+    assert uuid.UUID(conversation["conversationId"]).version == 4
+    assert conversation["user"] == USER
+    assert conversation["isArchived"] is False
+    assert conversation["createdAt"] == conversation["updatedAt"]
+    seen: dict[str, dict[str, Any]] = {}
+    for message in parsed.messages:
+        assert uuid.UUID(message["messageId"]).version == 4
+        assert message["messageId"] not in seen
+        assert message["conversationId"] == conversation["conversationId"]
+        assert message["user"] == USER
+        assert message["error"] is False
+        assert message["unfinished"] is False
+        assert message["createdAt"] == message["updatedAt"]
+        assert message["createdAt"].tzinfo is None
+        assert message["createdAt"].microsecond % 1000 == 0
+        parent = message["parentMessageId"]
+        if parent != NO_PARENT:
+            assert parent in seen, "a parent must be emitted before its children"
+            assert message["createdAt"] > seen[parent]["createdAt"]
+        seen[message["messageId"]] = message
+
+
+def by_text(parsed: ParsedConversation, text: str) -> dict[str, Any]:
+    """The one message whose text starts with ``text``."""
+    found = [m for m in parsed.messages if m["text"].startswith(text)]
+    assert len(found) == 1, f"{len(found)} messages start with {text!r}"
+    return found[0]
+
+
+def thread(parsed: ParsedConversation, leaf_text: str) -> list[tuple[str, str]]:
+    """(sender, text) from the root down to the message starting with ``leaf_text``."""
+    by_id = {m["messageId"]: m for m in parsed.messages}
+    message: dict[str, Any] | None = by_text(parsed, leaf_text)
+    path: list[tuple[str, str]] = []
+    while message is not None:
+        path.append((message["sender"], message["text"]))
+        message = by_id.get(message["parentMessageId"])
+    return path[::-1]
+
+
+def roots(parsed: ParsedConversation) -> list[str]:
+    """Texts of the root messages, in emission order."""
+    return [m["text"] for m in parsed.messages if m["parentMessageId"] == NO_PARENT]
