@@ -61,6 +61,7 @@ _SIGNALS: list[tuple[str, list[str]]] = [
              r"(?i)\bwhere\b.+=", r"(?i)\bgroup\s+by\b"]),
     ("HTML", [r"(?i)<!doctype html", r"(?i)<(?:html|head|body|div|span|ul|li|table|form)\b"]),
     ("CSS", [r"^\s*[.#]?[\w-][\w\s.#:>,-]*\{\s*$", r"^\s*[\w-]+\s*:\s*[^;]+;\s*$"]),
+    ("JSON", [r"^\s*[{\[]\s*$", r"^\s*\"[^\"]+\"\s*:\s*[\"\d\[{tfn-]"]),
     ("Shell", [r"^#!/bin/(?:ba|z)?sh", r"^\s*\$\s+\w", r"^\s*(?:sudo|apt(?:-get)?|brew|npm|pip3?|"
                r"git|cd|ls|echo|export|curl|docker|kubectl|chmod|systemctl)\s"]),
 ]
@@ -76,7 +77,8 @@ _CODE_LINE = re.compile(
     r"|while\s*\(|print\(|console\.|SELECT|INSERT|UPDATE|DELETE|CREATE|//|/\*|#!|\$ |>>> )"
     r"|^\s*[\w.\[\]\"']+\s*(?:[+\-*/]?=|:=)\s*\S|=>|^\s*</?[a-zA-Z]"
     r"|^\s*File \".*\", line \d+|^Traceback \(|^\s*at \S+ \(.*:\d+:\d+\)|^\w+(?:Error|Exception):"
-    r"|^(?: {4}|\t)\S",
+    r"|^(?: {4}|\t)\S|^\s*\"[\w\s.-]+\"\s*:"  # indented, or a JSON key
+    r"|^\s*[\w.\[\]'\"]+\(.*\)[\w.()\[\]'\"]*;?\s*$",  # a bare call: df.groupby('x').sum()
 )
 _ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b|\b((?i:segmentation fault))\b")
 _DEFINED_NAME = re.compile(

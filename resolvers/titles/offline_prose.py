@@ -74,6 +74,7 @@ _SMALL_TALK = re.compile(
 # an assistant's stock openers. Stripped repeatedly from a clause's start.
 _FILLER = re.compile(
     r"^(?:please|pls|plz|kindly|ok(?:ay)?|so|well|um+|uh+|hmm+|thanks|thank\s+you"
+    r"|basically|honestly|actually"
     r"|(?:a\s+)?quick\s+question|dear\s+\w+|hey\s+(?:chatgpt|gpt|claude)"
     r"|can\s+(?:you|u)|could\s+(?:you|u)|would\s+(?:you|u)|will\s+you"
     r"|are\s+you\s+able\s+to|is\s+it\s+possible\s+for\s+you\s+to"
@@ -81,6 +82,8 @@ _FILLER = re.compile(
     r"|i\s+would\s+like\s+(?:you\s+)?to|i'?m\s+trying\s+to|i\s+am\s+trying\s+to"
     r"|i\s+was\s+wondering\s+if(?:\s+you\s+could)?|i\s+wonder\s+if|do\s+you\s+know"
     r"|i\s+have\s+a\s+(?:quick\s+)?question(?:\s+about)?|let'?s|let\s+us"
+    # After "i need to": alternatives are tried in order, and the longer must win.
+    r"|i\s+need|i'?m\s+looking\s+for|looking\s+for"
     r"|sure|certainly|of\s+course|absolutely|no\s+problem|great\s+question|good\s+question"
     r"|i'?d\s+be\s+(?:happy|glad)\s+to\s+help(?:\s+you)?(?:\s+with\s+that)?"
     r"|i\s+can\s+help(?:\s+you)?(?:\s+with\s+that)?|here'?s|here\s+is|here\s+are"
@@ -109,15 +112,16 @@ _REWRITES = [
     (r"^(?:give|show|tell|find|send)\s+(?:me|us)(?:\s+about)?\s+", ""),
     (r"^(write|make|create|draw|generate|build|teach|recommend|suggest)\s+(?:me|us)\b", r"\1"),
     (r"^explain\s+to\s+me\b", "explain"),
-    (r"^help\s+me\s+with\b", "help with"),
+    (r"^help\s+me\s+(?:with\b|w/|w\s)", "help with "),
     (r"^help\s+me(?:\s+to)?\s+", ""),
     (r"^(?:an?)\s+(?=\w)", ""),
 ]
 _REWRITE_PATTERNS = [(re.compile(p, re.IGNORECASE), r) for p, r in _REWRITES]
-# Japanese and Chinese put the request at the end: "...を教えてください".
+# Japanese, Chinese and Korean put the request at the end: "...を教えてください".
 _TRAILING_REQUEST = re.compile(
     r"(?:について)?(?:を)?(?:教えて(?:ください|下さい|くれ|ほしい)?|お願いします|お願い"
     r"|してください|して下さい|ください|下さい)$|(?:吗|呢|啊)$"
+    r"|(?:을|를)?\s*(?:알려|가르쳐|설명해)\s*주세요$"
 )
 
 # fmt: off
@@ -147,6 +151,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[。！？])")
 _LABEL_COLON = re.compile(r":\s+|：")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]")
+
+
+_CODE_CHARS = frozenset("()[]{}_./=<>$@#")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +211,8 @@ def prose_title(text: str) -> ProseTitle:
         if not clause:
             continue
         title = _shorten(clause)
-        if _LETTER.search(title):
+        # One letter is a fragment ("x" from '"name": "x"'), not a topic.
+        if len(_LETTER.findall(title)) >= 2:
             return ProseTitle(title=title, greeting=greeting, link="")
     return ProseTitle(title="", greeting=greeting, link=_link_title(text))
 
@@ -284,8 +292,14 @@ def _cut_unspaced(clause: str) -> str:
 
 def _capitalise(title: str) -> str:
     first = title.split(" ", 1)[0]
-    # "iPhone", "macOS", "pH": a word already mixing cases is a name.
-    if not first or not first[0].islower() or any(ch.isupper() for ch in first[1:]):
+    # "iPhone", "macOS", "pH": a word already mixing cases is a name;
+    # "print(x)", "npm", "df.head": code keeps its case.
+    if (
+        not first
+        or not first[0].islower()
+        or any(ch.isupper() for ch in first[1:])
+        or any(ch in _CODE_CHARS for ch in first)
+    ):
         return title
     return first[0].upper() + title[1:]
 

@@ -35,6 +35,12 @@ def conversation(user: str, assistant: str | None = None) -> list[TitleSource]:
          "Plan a 5-day trip to Kyoto"),
         ("My iPhone won't charge anymore, what can I do?", "My iPhone won't charge anymore"),
         ("Hello world program in C", "Hello world program in C"),
+        ("I need to renew my passport", "Renew my passport"),
+        ("I need a workout plan for building muscle", "Workout plan for building muscle"),
+        ("ok so basically my cat keeps scratching the couch, what do I do",
+         "My cat keeps scratching the couch"),
+        ("can u pls help me w my essay on climate change", "Help with my essay on climate change"),
+        ("print(x) doesn't work", "print(x) doesn't work"),
     ],
 )  # fmt: skip
 async def test_offline_titles_questions_and_requests_by_their_key_clause(
@@ -83,6 +89,12 @@ def test_offline_title_strips_markdown_and_urls() -> None:
             "SQL: optimize query",
         ),
         ("```rust\nfn main() {\n    let v: Vec<i32> = Vec::new();\n}\n```", "Rust: main"),
+        (
+            "import pandas as pd\ndf = pd.read_csv('a.csv')\ndf.groupby('x').sum()\n\n"
+            "why is this giving me a KeyError",
+            "Python: fix KeyError",
+        ),
+        ('{\n  "name": "x",\n  "age": 3\n}\nconvert this to YAML', "JSON: Convert this to YAML"),
     ],
 )
 def test_offline_titles_mostly_code_messages_by_language_and_task(user: str, expected: str) -> None:
@@ -130,6 +142,8 @@ def test_offline_title_after_a_greeting_uses_a_substantive_assistant_reply() -> 
         ("パスタの作り方を教えてください。", "パスタの作り方"),
         ("量子力学について教えてください", "量子力学"),
         ("请问怎么学习日语？", "怎么学习日语"),
+        ("안녕하세요! 파이썬에서 리스트를 정렬하는 방법을 알려주세요",
+         "파이썬에서 리스트를 정렬하는 방법"),
         ("Bonjour, pouvez-vous m'aider à écrire une lettre de motivation ?",
          "Écrire une lettre de motivation"),
         ("¿Cómo puedo aprender a programar en Python?",
