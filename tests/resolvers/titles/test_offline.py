@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolvers.titles.clean import TITLE_MAX_CHARS
@@ -197,6 +197,8 @@ def test_offline_title_is_deterministic() -> None:
     assert {derive_title(sources) for _ in range(5)} == {derive_title(sources)}
 
 
+# No deadline: hypothesis's per-example time limit is a wall-clock threshold.
+@settings(deadline=None)
 @given(user=st.text(max_size=2000), assistant=st.text(max_size=500))
 def test_offline_title_is_always_a_short_non_empty_title(user: str, assistant: str) -> None:
     title = derive_title(conversation(user, assistant))
