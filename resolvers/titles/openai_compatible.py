@@ -80,6 +80,11 @@ class OpenAICompatibleTitleGenerator:
             client: a shared client; one is created (and closed by :meth:`aclose`) if None.
             sleep: the backoff's sleep, replaceable in tests.
         """
+        if not base_url.startswith(("http://", "https://")):
+            # Caught at startup rather than as a failed title per conversation.
+            raise ValueError(
+                f"title API base URL must start with http:// or https://: {base_url!r}"
+            )
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if max_retries < 0:

@@ -254,3 +254,9 @@ async def test_base_url_with_a_trailing_slash_posts_to_the_same_path(
 def test_constructor_rejects_impossible_limits(option: str, value: float) -> None:
     with pytest.raises(ValueError, match=option):
         OpenAICompatibleTitleGenerator("http://127.0.0.1:1/v1", model="m", **{option: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base_url", ["localhost:11434/v1", "ftp://example.com/v1", ""])
+def test_constructor_rejects_a_base_url_without_http_scheme(base_url: str) -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        OpenAICompatibleTitleGenerator(base_url, model="m")
