@@ -23,6 +23,7 @@ from app.rate_limits import build_rate_limiter
 from app.rest import convos, tags
 from app.settings import Settings
 from resolvers.services import Services
+from resolvers.titles import build_title_service
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
 
@@ -90,7 +91,9 @@ def create_app(
             **(mongo_options or {}),
         )
     db = database
-    services = Services(database=db, rate_limiter=rate_limiter)
+    services = Services(
+        database=db, rate_limiter=rate_limiter, titles=build_title_service(settings)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,6 +111,8 @@ def create_app(
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()
+            if services.titles is not None:
+                await services.titles.aclose()
             if own_database:
                 await db.close()
 

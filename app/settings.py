@@ -116,7 +116,7 @@ class Settings:
     title_max_retries: int = 2  # TITLE_MAX_RETRIES: bounded retries on 429/5xx.
     # TITLE_FALLBACK_OFFLINE: use the offline generator when the API fails.
     title_fallback_offline: bool = True
-    title_cache_ttl_s: int = 120  # LibreChat keeps generated titles 2 minutes.
+    title_cache_ttl_s: int = 120  # TITLE_CACHE_TTL_S: LibreChat keeps titles 2 minutes.
 
     # --- GraphQL ---------------------------------------------------------
     graphiql: bool = True  # GRAPHIQL; forced off in production unless set.
@@ -182,6 +182,7 @@ class Settings:
             title_timeout_s=_float(e, "TITLE_TIMEOUT_S", 10.0),
             title_max_retries=_int(e, "TITLE_MAX_RETRIES", 2),
             title_fallback_offline=_bool(e, "TITLE_FALLBACK_OFFLINE", True),
+            title_cache_ttl_s=_int(e, "TITLE_CACHE_TTL_S", 120),
             graphiql=_bool(e, "GRAPHIQL", not production),
             introspection=_bool(e, "GRAPHQL_INTROSPECTION", not production),
             max_query_depth=_int(e, "GRAPHQL_MAX_DEPTH", 10),

@@ -15,6 +15,7 @@ from strawberry.types import Info
 from resolvers import conversations as ops
 from resolvers import fork as fork_ops
 from resolvers import tags as tag_ops
+from resolvers import title_generation
 from resolvers.clock import iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import UserError
@@ -261,6 +262,14 @@ class Mutation:
         return Conversation.from_doc(
             await ops.get_conversation(ctx.services, ctx.user, conversation_id)
         )
+
+    @strawberry.mutation(
+        description="A generated title for a conversation that still has a default one, "
+        "waiting for it like GET /api/convos/gen_title (NOT_FOUND when none arrives)."
+    )
+    async def generate_title(self, info: Info, conversation_id: str) -> str:
+        ctx = _context(info)
+        return await title_generation.generated_title(ctx.services, ctx.user, conversation_id)
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from resolvers.events import EventSink, NoEvents
 from resolvers.rate_limits import RateLimiter
+from resolvers.titles.service import TitleService
+from resolvers.titles.waiting import GEN_TITLE_DELAYS_S
 from storage.database import Database
 
 
@@ -18,3 +20,8 @@ class Services:
     # Budgets for fork/duplicate and import; None (no limits) only where an
     # operation is exercised without an app (create_app always sets one).
     rate_limiter: RateLimiter | None = None
+    # Background title generation; None where no app runs (then gen_title
+    # only reads what another replica put in a shared cache: nothing).
+    titles: TitleService | None = None
+    # gen_title's backoff, LibreChat's 0.5, 1, 2, 4, 8 s; tests shorten it.
+    title_wait_delays: tuple[float, ...] = GEN_TITLE_DELAYS_S

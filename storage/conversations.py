@@ -262,3 +262,16 @@ async def delete_all(database: Database, user: str) -> tuple[int, list[str]]:
     ids = await database.conversations.distinct("conversationId", {"user": user})
     result = await database.conversations.delete_many({"user": user})
     return result.deleted_count, [str(i) for i in ids]
+
+
+async def set_title_if_default(
+    database: Database, user: str, conversation_id: str, title: str,
+    defaults: Sequence[str | None], now: datetime,
+) -> Document | None:
+    """Set a generated title unless the user renamed the conversation meanwhile."""
+    return await database.conversations.find_one_and_update(
+        {"conversationId": conversation_id, "user": user, "title": {"$in": list(defaults)}},
+        {"$set": {"title": title, "updatedAt": now}},
+        projection={"_id": 1},
+        return_document=ReturnDocument.AFTER,
+    )

@@ -74,3 +74,29 @@ async def delete_by_ids(database: Database, user: str, ids: Sequence[Any]) -> in
         return 0
     result = await database.messages.delete_many({"user": user, "_id": {"$in": list(ids)}})
     return result.deleted_count
+
+
+async def first_exchange(
+    database: Database, user: str, conversation_id: str, scan: int = 50
+) -> tuple[Document | None, Document | None]:
+    """The first user message and the first assistant reply of a conversation.
+
+    Only the oldest ``scan`` messages are read: a title comes from the opening
+    of a conversation, and its length must not cost anything.
+    """
+    cursor = database.messages.find(
+        {"user": user, "conversationId": conversation_id},
+        {"text": 1, "content": 1, "isCreatedByUser": 1},
+        sort=TREE_ORDER,
+        limit=scan,
+    )
+    first_user: Document | None = None
+    first_reply: Document | None = None
+    async for doc in cursor:
+        if doc.get("isCreatedByUser"):
+            first_user = first_user or doc
+        else:
+            first_reply = first_reply or doc
+        if first_user is not None and first_reply is not None:
+            break
+    return first_user, first_reply

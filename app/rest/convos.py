@@ -14,6 +14,7 @@ from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
 from resolvers import conversations as ops
 from resolvers import fork as fork_ops
+from resolvers import title_generation
 from resolvers.errors import BadInput
 
 
@@ -147,6 +148,15 @@ async def duplicate_conversation(request: Request) -> Response:
 
 
 @rest_endpoint
+async def gen_title(request: Request) -> Response:
+    user = caller(request)
+    title = await title_generation.generated_title(
+        services(request), user, request.path_params["conversation_id"]
+    )
+    return JSONResponse({"title": title})
+
+
+@rest_endpoint
 async def search_enabled(request: Request) -> Response:
     caller(request)
     # Our search needs no extra service, so it is always on.
@@ -162,6 +172,7 @@ routes = [
     Route("/api/convos/pin", pin_conversation, methods=["POST"]),
     Route("/api/convos/fork", fork_conversation, methods=["POST"]),
     Route("/api/convos/duplicate", duplicate_conversation, methods=["POST"]),
+    Route("/api/convos/gen_title/{conversation_id}", gen_title, methods=["GET"]),
     Route("/api/convos/{conversation_id}", get_conversation, methods=["GET"]),
     Route("/api/search/enable", search_enabled, methods=["GET"]),
 ]

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,6 +47,10 @@ def fault_response(exc: Exception) -> Response:
     """
     if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
         log.warning("database unavailable: %s", exc)
+        return JSONResponse(UNAVAILABLE, status_code=503)
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        # The shared title cache lives in Redis when replicas run.
+        log.warning("redis unavailable: %s", exc)
         return JSONResponse(UNAVAILABLE, status_code=503)
     if isinstance(exc, RateLimitUnavailable):
         # Limited routes fail closed while the counters' Redis is unreachable.
