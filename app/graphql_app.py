@@ -157,8 +157,10 @@ def negotiate(accept: str | None) -> str:
 
 def _is_request_error(result: ExecutionResult) -> bool:
     """Errors before execution (parse, validation, variables): no data, no paths."""
-    return bool(result.errors) and result.data is None and all(
-        e.path is None for e in result.errors or ()
+    return (
+        bool(result.errors)
+        and result.data is None
+        and all(e.path is None for e in result.errors or ())
     )
 
 
@@ -266,7 +268,9 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         except Unauthenticated as exc:
             user, reason = None, exc.message
         context = GatewayContext(
-            services=self.services, user_id=user, auth_error=reason or "No auth token",
+            services=self.services,
+            user_id=user,
+            auth_error=reason or "No auth token",
             extra={"request": request},
         )
         return context
@@ -315,23 +319,23 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             log.warning("GraphQL operation %r timed out", request_data.operation_name)
             return ExecutionResult(
                 data=None,
-                errors=[GraphQLError(
-                    f"The operation took longer than {self.settings.execution_timeout_s:g} s "
-                    "and was stopped",
-                    extensions={"code": TIMEOUT},
-                )],
+                errors=[
+                    GraphQLError(
+                        f"The operation took longer than {self.settings.execution_timeout_s:g} s "
+                        "and was stopped",
+                        extensions={"code": TIMEOUT},
+                    )
+                ],
             )
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.SUBSCRIPTION:
                 raise _Rejected(
-                    400, "Subscriptions are served over WebSocket (graphql-transport-ws) "
-                    "at this URL"
+                    400,
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL",
                 ) from exc
-            raise _Rejected(
-                405, exc.as_http_error_reason(method), {"Allow": "POST"}
-            ) from exc
+            raise _Rejected(405, exc.as_http_error_reason(method), {"Allow": "POST"}) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         if resolved.register_as is not None and not _is_request_error(result):

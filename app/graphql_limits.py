@@ -262,10 +262,26 @@ def measure_document(
         measurer = _OperationMeasurer(schema, fragments, definition, limits)
         measure = measurer.selection_set(definition.selection_set, root, None, False)
         # A root field sits at depth 0, as in Strawberry's QueryDepthLimiter.
-        results.append((definition, Measure(
-            max(0, measure.depth - 1), measure.aliases, measure.cost, measure.introspection_lists
-        )))
+        results.append(
+            (
+                definition,
+                Measure(
+                    max(0, measure.depth - 1),
+                    measure.aliases,
+                    measure.cost,
+                    measure.introspection_lists,
+                ),
+            )
+        )
     return results
+
+
+# The largest integer a JSON client reads exactly; counts above it are reported as it.
+_JSON_SAFE = 2**53 - 1
+
+
+def _safe(value: int) -> int:
+    return min(value, _JSON_SAFE)
 
 
 def _name(operation: OperationDefinitionNode) -> str:
@@ -281,38 +297,57 @@ def create_limits_rule(limits: Limits) -> type[ValidationRule]:
             for operation, measure in measure_document(context, limits):
                 where = _name(operation)
                 if measure.depth > limits.max_depth:
-                    context.report_error(GraphQLError(
-                        f"Operation {where} has depth {measure.depth}, "
-                        f"above the limit of {limits.max_depth}.",
-                        operation,
-                        extensions={"code": "MAX_DEPTH_EXCEEDED", "depth": measure.depth,
-                                    "maxDepth": limits.max_depth},
-                    ))
+                    context.report_error(
+                        GraphQLError(
+                            f"Operation {where} has depth {measure.depth}, "
+                            f"above the limit of {limits.max_depth}.",
+                            operation,
+                            extensions={
+                                "code": "MAX_DEPTH_EXCEEDED",
+                                "depth": _safe(measure.depth),
+                                "maxDepth": limits.max_depth,
+                            },
+                        )
+                    )
                 if measure.aliases > limits.max_aliases:
-                    context.report_error(GraphQLError(
-                        f"Operation {where} uses {measure.aliases} aliases "
-                        f"(fragments counted at each spread), above the limit of "
-                        f"{limits.max_aliases}.",
-                        operation,
-                        extensions={"code": "MAX_ALIASES_EXCEEDED", "aliases": measure.aliases,
-                                    "maxAliases": limits.max_aliases},
-                    ))
+                    context.report_error(
+                        GraphQLError(
+                            f"Operation {where} uses {measure.aliases} aliases "
+                            f"(fragments counted at each spread), above the limit of "
+                            f"{limits.max_aliases}.",
+                            operation,
+                            extensions={
+                                "code": "MAX_ALIASES_EXCEEDED",
+                                "aliases": _safe(measure.aliases),
+                                "maxAliases": limits.max_aliases,
+                            },
+                        )
+                    )
                 if measure.introspection_lists > MAX_INTROSPECTION_LISTS:
-                    context.report_error(GraphQLError(
-                        f"Operation {where} nests {measure.introspection_lists} lists inside "
-                        f"introspection, above the limit of {MAX_INTROSPECTION_LISTS}.",
-                        operation,
-                        extensions={"code": "MAX_DEPTH_EXCEEDED",
-                                    "introspectionLists": measure.introspection_lists},
-                    ))
+                    context.report_error(
+                        GraphQLError(
+                            f"Operation {where} nests {measure.introspection_lists} lists inside "
+                            f"introspection, above the limit of {MAX_INTROSPECTION_LISTS}.",
+                            operation,
+                            extensions={
+                                "code": "MAX_DEPTH_EXCEEDED",
+                                "introspectionLists": _safe(measure.introspection_lists),
+                            },
+                        )
+                    )
                 if measure.cost > limits.max_cost:
-                    context.report_error(GraphQLError(
-                        f"Operation {where} has an estimated cost of {measure.cost}, above "
-                        f"the limit of {limits.max_cost}. Lists multiply the cost of "
-                        f"what they select: ask for fewer items (first/limit) or fields.",
-                        operation,
-                        extensions={"code": "MAX_COST_EXCEEDED", "cost": measure.cost,
-                                    "maxCost": limits.max_cost},
-                    ))
+                    context.report_error(
+                        GraphQLError(
+                            f"Operation {where} has an estimated cost of {measure.cost}, above "
+                            f"the limit of {limits.max_cost}. Lists multiply the cost of "
+                            f"what they select: ask for fewer items (first/limit) or fields.",
+                            operation,
+                            extensions={
+                                "code": "MAX_COST_EXCEEDED",
+                                "cost": _safe(measure.cost),
+                                "maxCost": limits.max_cost,
+                            },
+                        )
+                    )
 
     return QueryLimitsRule

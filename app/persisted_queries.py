@@ -197,9 +197,7 @@ class PersistedQueries:
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis | None) -> PersistedQueries:
-        allow_list = (
-            load_allow_list(settings.allow_list_path) if settings.allow_list_path else None
-        )
+        allow_list = load_allow_list(settings.allow_list_path) if settings.allow_list_path else None
         store: QueryStore | None = None
         if settings.apq:
             memory = MemoryStore(settings.apq_cache_size)

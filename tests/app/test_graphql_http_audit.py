@@ -26,8 +26,12 @@ pytestmark = pytest.mark.node
 async def _audit(base: str) -> list[dict[str, Any]]:
     project = node_project()
     proc = await asyncio.create_subprocess_exec(
-        "node", "audit.mjs", f"{base}/graphql", cwd=project,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "node",
+        "audit.mjs",
+        f"{base}/graphql",
+        cwd=project,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()

@@ -24,7 +24,11 @@ NODE_PROJECT = Path(__file__).resolve().parents[1] / "graphql_http"
 async def running(app: Starlette, *, lifespan: str = "on") -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port); yields ``http://127.0.0.1:PORT``."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan=lifespan, log_level="warning",
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan=lifespan,
+        log_level="warning",
         ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
@@ -53,10 +57,14 @@ def node_project() -> Path:
     """
     npm = shutil.which("npm")
     if shutil.which("node") is None or npm is None:
-        raise RuntimeError("node and npm are needed for this test (Node 20 is on this machine kind)")
+        raise RuntimeError(
+            "node and npm are needed for this test (Node 20 is on this machine kind)"
+        )
     if not (NODE_PROJECT / "node_modules" / "graphql-http").is_dir():
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--silent"],
-            cwd=NODE_PROJECT, check=True, timeout=300,
+            cwd=NODE_PROJECT,
+            check=True,
+            timeout=300,
         )
     return NODE_PROJECT
