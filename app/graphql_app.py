@@ -250,6 +250,17 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             headers=dict(headers),
         )
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Only for browsers asking for a page: a GET carrying a persisted
+        # query (extensions, no query) with Accept */* is an API call.
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = _SubResponse()
         sub.status_code = None  # type: ignore[assignment]

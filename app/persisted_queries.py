@@ -238,7 +238,11 @@ class PersistedQueries:
 
     async def register(self, resolved: Resolved) -> None:
         """Store a document that parsed and validated (Apollo stores only those)."""
-        if resolved.register_as is not None and resolved.query is not None and self.store:
+        if (
+            resolved.register_as is not None
+            and resolved.query is not None
+            and self.store is not None
+        ):
             await self.store.put(resolved.register_as, resolved.query)
 
     def _check_allowed(self, digest: str) -> None:
