@@ -17,8 +17,8 @@ ASSETS_DIR: Final = Path(__file__).resolve().parent / "static" / "graphiql"
 
 DEFAULT_HEADERS: Final = '{\n  "Authorization": "Bearer "\n}'
 
-DEFAULT_QUERY: Final = """# Paste a token after "Bearer " in the Headers tab below
-# (`convos-gateway token --user <id>` prints one), then run:
+DEFAULT_QUERY: Final = """# Put a token after "Bearer " in Headers below
+# (`convos-gateway token --user ID` prints one).
 
 query RecentConversations {
   conversations(first: 10) {
