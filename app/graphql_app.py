@@ -76,6 +76,25 @@ _SUB_RESPONSE = "graphql_sub_response"
 ExtensionFactory = Callable[[], SchemaExtension]
 
 
+class _OnlyServerErrors(logging.Filter):
+    """Keep Strawberry's error log for errors we mask (the server's faults).
+
+    Strawberry logs every GraphQL error at ERROR level; a typo in a client's
+    query or a NOT_FOUND is the client's business, not an operator's.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        return not isinstance(error, GraphQLError) or should_mask(error)
+
+
+def quiet_request_errors() -> None:
+    """Install :class:`_OnlyServerErrors` on Strawberry's execution logger (once)."""
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, _OnlyServerErrors) for f in logger.filters):
+        logger.addFilter(_OnlyServerErrors())
+
+
 class _MaskErrors(MaskErrors):
     """MaskErrors whose masked errors say INTERNAL_SERVER_ERROR (so HTTP says 500)."""
 
@@ -116,6 +135,7 @@ def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
 
 
 def make_schema(settings: Settings) -> strawberry.Schema:
+    quiet_request_errors()
     return build_schema(
         schema_extensions(settings),
         field_suggestions=settings.field_suggestions,

@@ -207,3 +207,19 @@ async def test_unparseable_json_is_400(client: httpx.AsyncClient) -> None:
 async def test_settings_reject_nonsense_limits(mongo_uri: str) -> None:
     with pytest.raises(ValueError, match="timeouts must be positive"):
         make_settings(mongo_uri, execution_timeout_s=0).check()
+
+
+async def test_only_server_errors_are_logged(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await gql(client, "{ nope }")
+    await gql(client, _ONE, {"id": "missing"}, user=ALICE)
+    assert [r for r in caplog.records if r.name == "strawberry.execution"] == []
+
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(ops, "get_conversation", broken)
+    await gql(client, _ONE, {"id": "x"}, user=ALICE)
+    logged = [r for r in caplog.records if r.name == "strawberry.execution"]
+    assert len(logged) == 1 and "database on fire" in str(logged[0].msg)
