@@ -13,6 +13,8 @@ list multiplies the cost of its sub-selection by its size: the ``first``,
 ``last`` or ``limit`` argument (capped at the largest page a resolver returns),
 or an estimate for lists without one. A field that takes a size but returns an
 object (a connection) passes the size to its list children (``edges``).
+Introspection is exempt from depth and cost (it has its own switch) but may
+nest at most three lists.
 
 The rule class is built once from the settings: Strawberry's validation cache
 is keyed by the rule classes, so a document is measured once, not per request.
