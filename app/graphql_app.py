@@ -21,12 +21,15 @@ and no extension wraps resolvers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
+import jwt
 import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -72,6 +75,7 @@ TIMEOUT: Final = "TIMEOUT"
 INTERNAL: Final = "INTERNAL_SERVER_ERROR"
 _NO_STORE = "private, no-cache, must-revalidate"
 _SUB_RESPONSE = "graphql_sub_response"
+_EXPIRY_TASK = "graphql_token_expiry"
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -473,8 +477,35 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             context.user_id = self.verifier.user_id(header)
         except Unauthenticated as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
+        if isinstance(request, WebSocket) and header is not None:
+            self._close_at_expiry(request, header)
         unset: UnsetType = UNSET
         return unset
+
+    def _close_at_expiry(self, websocket: WebSocket, header: str) -> None:
+        """Close the connection (4403) when its token expires, as a new one would be refused."""
+        token = header.partition(" ")[2].strip()
+        # Already verified by user_id(); only the expiry is read here.
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        if not isinstance(exp, int | float):
+            return
+        delay = exp + self.settings.jwt_leeway_s - time.time()
+
+        async def close_later() -> None:
+            await asyncio.sleep(max(0.0, delay))
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(code=4403, reason="Token expired")
+
+        websocket.scope.setdefault("state", {})[_EXPIRY_TASK] = asyncio.create_task(close_later())
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            # A connection that ends before its token does must not leave a timer behind.
+            task = request.scope.get("state", {}).pop(_EXPIRY_TASK, None)
+            if task is not None:
+                task.cancel()
 
 
 # GraphiQL runs from our own assets: no CDN, no inline script. React sets

@@ -248,3 +248,21 @@ async def test_graphiql_introspection_query_passes_the_limits(
     body = (await gql(client, query)).json()
     assert "errors" not in body
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_parser_and_validation_caches_are_bounded_and_hit_with_the_limits_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    parse_cache = _get_parse_cache(512)
+    validate_cache = _get_validate_cache(512)
+    assert parse_cache.cache_info().maxsize == 512
+    assert validate_cache.cache_info().maxsize == 512
+    query = "{ conversations(first: 3) { edges { cursor } } }"
+    await gql(client, query)
+    hits = validate_cache.cache_info().hits
+    await gql(client, query)
+    # The limits rule class is created once, so the cache key repeats.
+    assert validate_cache.cache_info().hits == hits + 1

@@ -214,6 +214,24 @@ async def test_connection_init_without_a_valid_token_is_closed_4403(
         assert await ws.closed() == (4403, "Forbidden")
 
 
+async def test_the_connection_closes_when_its_token_expires(
+    mongo_uri: str, database: Database
+) -> None:
+    settings = make_settings(mongo_uri, jwt_leeway_s=0)
+    async with served(settings, database) as (base, app), graphql_ws(base) as ws:
+        ack = await ws.init({"Authorization": f"Bearer {token(ALICE, ttl_s=2)}"})
+        assert ack == {"type": "connection_ack"}
+        await ws.subscribe("1", EVENTS)
+        await _until_subscribed(app, ALICE)
+        assert await ws.closed() == (4403, "Token expired")
+        # ...and the subscription went with it.
+        for _ in range(1000):
+            if _local(app).subscriber_count(ALICE) == 0:
+                break
+            await asyncio.sleep(0.005)
+        assert _local(app).subscriber_count(ALICE) == 0
+
+
 async def test_subscribing_before_connection_init_is_closed_4401(
     settings_ws: Settings, database: Database
 ) -> None:
