@@ -36,8 +36,8 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
@@ -49,6 +49,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -208,6 +209,20 @@ class GatewayContext(GraphQLContext):
     connection_params: dict[str, Any] | None = None
 
 
+class _TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends protocol messages as text frames.
+
+    Strawberry sends bytes as binary frames, and our encoder returns bytes;
+    graphql-transport-ws clients (graphql-ws in browsers) only read text.
+    """
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class _Rejected(Exception):
     """A request refused before GraphQL runs, answered as a JSON error."""
 
@@ -220,6 +235,8 @@ class _Rejected(Exception):
 
 class GraphQLApp(GraphQL[GraphQLContext, None]):
     """Strawberry's ASGI view with the gateway's auth, limits and HTTP semantics."""
+
+    websocket_adapter_class = _TextWebSocketAdapter
 
     def __init__(
         self,

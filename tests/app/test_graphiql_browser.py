@@ -3,7 +3,8 @@
 Debian's chromium, driven by Playwright (playwright-core in tests/graphql_http),
 opens the page from a real uvicorn on a loopback port with every other address
 refused, types a token into the Authorization header, runs the default query
-and sees the seeded conversation. The screenshot goes to the test's tmp dir;
+and sees the seeded conversation; then runs a subscription from GraphiQL and sees
+the event of a rename made over HTTP. The screenshot goes to the test's tmp dir;
 ``UPDATE_SCREENSHOT=1`` also copies it to docs/graphiql.png.
 """
 
@@ -40,7 +41,7 @@ async def test_graphiql_runs_a_query_with_the_authorization_header_offline(
     mongo_uri: str, database: Database, tmp_path: Path
 ) -> None:
     title = "GraphiQL works offline"
-    await insert_conversation(database, ALICE, title=title)
+    doc = await insert_conversation(database, ALICE, title=title)
     app = create_app(make_settings(mongo_uri, graphiql=True), database=database)
     screenshot = tmp_path / "graphiql.png"
     async with running(app) as base:
@@ -51,6 +52,7 @@ async def test_graphiql_runs_a_query_with_the_authorization_header_offline(
             token(ALICE),
             title,
             str(screenshot),
+            doc["conversationId"],
             cwd=node_project(),
             env={"CHROMIUM": CHROMIUM, "PATH": "/usr/bin:/bin"},
             stdout=asyncio.subprocess.PIPE,
@@ -66,6 +68,10 @@ async def test_graphiql_runs_a_query_with_the_authorization_header_offline(
     edges = response["data"]["conversations"]["edges"]
     assert [e["node"]["title"] for e in edges] == [title]
     assert screenshot.stat().st_size > 10_000
+    # The subscription ran in GraphiQL over the WebSocket and showed the event.
+    event = json.loads(outcome["subscription"])["data"]["conversationEvents"]
+    assert event["kind"] == "UPDATED"
+    assert event["conversation"]["title"].startswith("Live from GraphiQL")
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(screenshot, SCREENSHOT)

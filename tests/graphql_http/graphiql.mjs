@@ -1,10 +1,13 @@
 // Drives GraphiQL in Debian's chromium (headless, no network but loopback):
 // opens the gateway's page, types a token into the Authorization header,
 // runs the default query and prints what the response pane shows.
-// Usage: node graphiql.mjs BASE_URL TOKEN EXPECTED_TEXT SCREENSHOT_PATH
+// Then, given a conversation id, runs a subscription in GraphiQL (over the
+// WebSocket, token in connection_init), renames the conversation over HTTP and
+// prints the event GraphiQL shows.
+// Usage: node graphiql.mjs BASE_URL TOKEN EXPECTED_TEXT SCREENSHOT_PATH [CONVERSATION_ID]
 import { chromium } from "playwright-core";
 
-const [base, token, expected, screenshot] = process.argv.slice(2);
+const [base, token, expected, screenshot, conversationId] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const origin = new URL(base).origin;
 
@@ -18,7 +21,12 @@ const browser = await chromium.launch({
     "--proxy-server=http://127.0.0.1:9",
   ],
 });
-const outcome = { external: [], pageErrors: [], response: null, headers: null };
+const outcome = {
+  external: [], pageErrors: [], console: [], response: null, headers: null,
+  subscription: null, lastPane: null,
+};
+const responsePane = () =>
+  document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue();
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
   // Record (and refuse) anything that is not the gateway itself.
@@ -30,6 +38,9 @@ try {
   });
   const page = await context.newPage();
   page.on("pageerror", (error) => outcome.pageErrors.push(String(error)));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") outcome.console.push(msg.text());
+  });
   await page.goto(`${base}/graphql`, { waitUntil: "networkidle" });
   await page.waitForSelector(".graphiql-execute-button", { timeout: 30000 });
 
@@ -65,9 +76,42 @@ try {
     expected,
     { timeout: 30000 },
   );
-  outcome.response = await page.evaluate(
-    () => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
+  outcome.response = await page.evaluate(responsePane);
   if (screenshot) await page.screenshot({ path: screenshot });
+
+  if (conversationId) {
+    await page.evaluate(() => {
+      document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(
+        "subscription Live { conversationEvents { kind conversation { title } } }");
+    });
+    // Let GraphiQL re-parse the edited document (it does so after typing stops).
+    await page.waitForTimeout(1000);
+    await page.click(".graphiql-execute-button");
+    // The WebSocket connects asynchronously: rename until GraphiQL shows the event.
+    for (let attempt = 0; attempt < 50 && outcome.subscription === null; attempt++) {
+      const title = `Live from GraphiQL ${attempt}`;
+      const res = await fetch(`${base}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: "mutation($id: String!, $t: String!) { updateConversationTitle(" +
+            "conversationId: $id, title: $t) { title } }",
+          variables: { id: conversationId, t: title },
+        }),
+      });
+      if (!res.ok) throw new Error(`rename failed: ${res.status}`);
+      try {
+        await page.waitForFunction((t) => {
+          const pane = document.querySelector(".graphiql-response .CodeMirror");
+          return pane && pane.CodeMirror.getValue().includes(t);
+        }, title, { timeout: 500 });
+        outcome.subscription = await page.evaluate(responsePane);
+      } catch {
+        // not connected yet: try again
+      }
+    }
+    outcome.lastPane = await page.evaluate(responsePane);
+  }
 } finally {
   await browser.close();
 }

@@ -25,6 +25,8 @@ class GraphQLWS:
 
     async def receive(self) -> dict[str, Any]:
         raw = await asyncio.wait_for(self.connection.recv(), WAIT_S)
+        # graphql-transport-ws is text frames only (browser clients ignore binary).
+        assert isinstance(raw, str), "binary frame"
         message: dict[str, Any] = json.loads(raw)
         return message
 

@@ -32,12 +32,22 @@
     return ws;
   }
 
+  // The operation's type: from GraphiQL's parsed document when it matches
+  // the request, else from the text (comments and strings stripped).
   function isSubscription(params, opts) {
     var doc = opts && opts.documentAST;
-    if (!doc) return /^\s*subscription\b/.test(params.query || "");
-    var ops = doc.definitions.filter(function (d) { return d.kind === "OperationDefinition"; });
-    var op = ops.find(function (d) { return d.name && d.name.value === params.operationName; }) || ops[0];
-    return Boolean(op) && op.operation === "subscription";
+    var ops = doc ? doc.definitions.filter(function (d) { return d.kind === "OperationDefinition"; }) : [];
+    var op = ops.find(function (d) { return d.name && d.name.value === params.operationName; });
+    if (!op && ops.length === 1 && !params.operationName) op = ops[0];
+    if (op) return op.operation === "subscription";
+    var text = (params.query || "").replace(/#[^\n]*/g, "").replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    var re = /(query|mutation|subscription)\s*([_A-Za-z][_0-9A-Za-z]*)?/g;
+    var match, first = null;
+    while ((match = re.exec(text)) !== null) {
+      if (first === null) first = match[1];
+      if (params.operationName && match[2] === params.operationName) return match[1] === "subscription";
+    }
+    return first === "subscription";
   }
 
   function fetcher(params, opts) {
