@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench schema clean redis
+.PHONY: run test test-slow lint bench schema clean redis graphiql-assets screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/convos-gateway export-schema > schema.graphql
+
+# GraphiQL's browser bundles come from npm at the versions pinned in
+# tools/graphiql and are committed under app/static/graphiql, so `make run`
+# needs neither npm nor a network. Run this only to change versions.
+graphiql-assets:
+	tools/graphiql/vendor.sh
+
+# Re-take docs/graphiql.png with headless chromium (apt-get install -y chromium).
+screenshot: $(STAMP)
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/app/test_graphiql_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

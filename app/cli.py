@@ -93,6 +93,8 @@ def serve(args: argparse.Namespace) -> int:
             access_log=settings.log_level == "debug",
             # Slow clients must not hold sockets forever.
             timeout_keep_alive=30,
+            # One WebSocket message is one GraphQL request: same cap as a body.
+            ws_max_size=settings.max_body_bytes,
         )
         return 0
     finally:

@@ -9,16 +9,21 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
+from app.events import LocalEvents, RedisEvents
+from app.graphiql import ASSETS_DIR
 from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
+from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, tags
 from app.settings import Settings
@@ -31,6 +36,8 @@ log = logging.getLogger("convos_gateway")
 
 # How often index creation is retried while the database is unreachable at start.
 _INDEX_RETRY_S = 5.0
+# Where GraphiQL's vendored scripts are served (only when GRAPHIQL is on).
+_GRAPHIQL_ASSETS = "/graphiql"
 
 
 async def _health(request: Request) -> Response:
@@ -91,8 +98,18 @@ def create_app(
             **(mongo_options or {}),
         )
     db = database
+    # One Redis client for persisted queries and events when REDIS_URI is set.
+    redis = Redis.from_url(settings.redis_uri) if settings.redis_uri else None
+    events: LocalEvents | RedisEvents = (
+        RedisEvents(redis, settings.events_channel, settings.event_queue_size)
+        if redis is not None
+        else LocalEvents(settings.event_queue_size)
+    )
     services = Services(
-        database=db, rate_limiter=rate_limiter, titles=build_title_service(settings)
+        database=db,
+        events=events,
+        rate_limiter=rate_limiter,
+        titles=build_title_service(settings),
     )
 
     @contextlib.asynccontextmanager
@@ -103,6 +120,8 @@ def create_app(
         except (PyMongoError, TimeoutError) as exc:
             log.warning("database not reachable at start-up (%s); serving 503 until it is", exc)
             index_task = asyncio.create_task(_indexes_until_ready(db))
+        if isinstance(events, RedisEvents):
+            await events.start()
         if on_ready is not None:
             on_ready()
         try:
@@ -113,10 +132,23 @@ def create_app(
             await rate_limiter.close()
             if services.titles is not None:
                 await services.titles.aclose()
+            if isinstance(events, RedisEvents):
+                await events.stop()
+            if redis is not None:
+                await redis.aclose()
             if own_database:
                 await db.close()
 
-    graphql = GraphQLApp(make_schema(settings), settings, services, verifier, proxies)
+    graphql = GraphQLApp(
+        make_schema(settings), settings, services, verifier, proxies,
+        persisted=PersistedQueries.from_settings(settings, redis),
+        assets_url=_GRAPHIQL_ASSETS,
+    )
+    graphiql: list[BaseRoute] = (
+        [Mount(_GRAPHIQL_ASSETS, StaticFiles(directory=ASSETS_DIR), name="graphiql")]
+        if settings.graphiql
+        else []
+    )
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
@@ -124,6 +156,7 @@ def create_app(
             *tags.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *graphiql,
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
@@ -132,4 +165,5 @@ def create_app(
     app.state.verifier = verifier
     app.state.services = services
     app.state.proxies = proxies
+    app.state.events = events
     return app

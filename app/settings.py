@@ -58,6 +58,11 @@ def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     return raw.strip()
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _str(env, name)
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """The gateway's configuration; build it with :meth:`from_env`."""
@@ -127,6 +132,44 @@ class Settings:
     max_query_cost: int = 50_000  # GRAPHQL_MAX_COST: list sizes multiply their children.
     parser_cache_size: int = 512  # bounded: attacker-chosen documents must not grow memory.
     validation_cache_size: int = 512
+    # GRAPHQL_LIST_SIZE: the size the cost limit assumes for a list field
+    # without `first`/`limit` (a conversation's messages, its tags), and the
+    # cap it puts on any `first`/`limit` (the resolvers clamp at 100).
+    list_size_estimate: int = 10
+    max_list_size: int = 100  # GRAPHQL_MAX_LIST_SIZE
+    # GRAPHQL_FIELD_SUGGESTIONS: "Did you mean ...?" hints leak the schema;
+    # off in production unless set.
+    field_suggestions: bool = True
+    # GRAPHQL_MAX_BATCH: operations in one HTTP request; 0 = batching off
+    # (OWASP: batches amplify brute force and hide cost from rate limits).
+    max_batch: int = 0
+    # GRAPHQL_MAX_BODY_BYTES: a 2,000-token document is ~20 KB; our variables
+    # are small. Larger bodies answer 413 before any parsing.
+    max_body_bytes: int = 1024 * 1024
+    # GRAPHQL_TIMEOUT_S: one HTTP operation's execution; then 503 TIMEOUT.
+    execution_timeout_s: float = 10.0
+    # GRAPHQL_GET_CACHE_MAX_AGE_S: > 0 lets a proxy cache successful GET
+    # queries (persisted ones) per token (`public, max-age`, `Vary: Authorization`).
+    get_cache_max_age_s: int = 0
+    # --- persisted queries (Apollo APQ wire format) -----------------------
+    apq: bool = True  # GRAPHQL_APQ: register/lookup by sha256 in extensions.persistedQuery.
+    apq_cache_size: int = 1000  # GRAPHQL_APQ_CACHE_SIZE: in-memory LRU entries.
+    # GRAPHQL_APQ_MAX_QUERY_BYTES: longer documents run but are not stored, so
+    # the memory store stays under size x this.
+    apq_max_query_bytes: int = 32 * 1024
+    apq_ttl_s: int = 7 * 24 * 3600  # GRAPHQL_APQ_TTL_S: Redis entries expire.
+    # GRAPHQL_ALLOW_LIST: a persisted-query manifest (JSON); when set, only
+    # its operations run and APQ registration is refused.
+    allow_list_path: Path | None = None
+    # --- subscriptions (graphql-transport-ws) -----------------------------
+    # REDIS_EVENTS_CHANNEL: the pub/sub channel replicas share (with REDIS_URI).
+    events_channel: str = "convos-gateway:events"
+    # GRAPHQL_MAX_SUBSCRIPTIONS: operations open at once on one WebSocket.
+    max_subscriptions_per_connection: int = 10
+    ws_init_timeout_s: float = 10.0  # GRAPHQL_WS_INIT_TIMEOUT_S: connection_init deadline.
+    # GRAPHQL_EVENT_QUEUE_SIZE: events buffered for one slow subscriber; past
+    # it the subscription ends with EVENTS_OVERFLOW (refetch, resubscribe).
+    event_queue_size: int = 100
 
     @property
     def production(self) -> bool:
@@ -189,6 +232,23 @@ class Settings:
             max_aliases=_int(e, "GRAPHQL_MAX_ALIASES", 30),
             max_tokens=_int(e, "GRAPHQL_MAX_TOKENS", 2000),
             max_query_cost=_int(e, "GRAPHQL_MAX_COST", 50_000),
+            list_size_estimate=_int(e, "GRAPHQL_LIST_SIZE", 10),
+            max_list_size=_int(e, "GRAPHQL_MAX_LIST_SIZE", 100),
+            field_suggestions=_bool(e, "GRAPHQL_FIELD_SUGGESTIONS", not production),
+            max_batch=_int(e, "GRAPHQL_MAX_BATCH", 0),
+            max_body_bytes=_int(e, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
+            execution_timeout_s=_float(e, "GRAPHQL_TIMEOUT_S", 10.0),
+            get_cache_max_age_s=_int(e, "GRAPHQL_GET_CACHE_MAX_AGE_S", 0),
+            apq=_bool(e, "GRAPHQL_APQ", True),
+            apq_cache_size=_int(e, "GRAPHQL_APQ_CACHE_SIZE", 1000),
+            apq_max_query_bytes=_int(e, "GRAPHQL_APQ_MAX_QUERY_BYTES", 32 * 1024),
+            apq_ttl_s=_int(e, "GRAPHQL_APQ_TTL_S", 7 * 24 * 3600),
+            allow_list_path=_path(e, "GRAPHQL_ALLOW_LIST"),
+            events_channel=_str(e, "REDIS_EVENTS_CHANNEL", "convos-gateway:events")
+            or "convos-gateway:events",
+            max_subscriptions_per_connection=_int(e, "GRAPHQL_MAX_SUBSCRIPTIONS", 10),
+            ws_init_timeout_s=_float(e, "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0),
+            event_queue_size=_int(e, "GRAPHQL_EVENT_QUEUE_SIZE", 100),
         )
         settings.check()
         return settings
@@ -199,8 +259,12 @@ class Settings:
             raise SettingsError("CONVOS_ENV=production needs JWT_SECRET; refusing to start")
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise SettingsError(f"{f.name} must not be negative")
+        if self.execution_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
+            raise SettingsError("GraphQL timeouts must be positive")
+        if self.max_list_size < 1 or self.event_queue_size < 1:
+            raise SettingsError("GRAPHQL_MAX_LIST_SIZE and GRAPHQL_EVENT_QUEUE_SIZE must be >= 1")
 
     def with_secret(self) -> Settings:
         """Return settings with a JWT secret, creating the development one if needed.

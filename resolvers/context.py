@@ -35,3 +35,7 @@ class GraphQLContext:
     @cached_property
     def loaders(self) -> Loaders:
         return make_loaders(self.services, self.user)
+
+    def reset_loaders(self) -> None:
+        """Forget cached loads (a subscription delivers each event with fresh ones)."""
+        self.__dict__.pop("loaders", None)

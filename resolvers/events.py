@@ -2,12 +2,18 @@
 
 Operations publish through an :class:`EventSink`; the process decides where
 events go (nowhere, in-process subscribers, or Redis pub/sub for replicas).
+Sinks that can also deliver events to subscribers are :class:`EventSource`\\ s
+(see ``app/events.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
+
+from resolvers.errors import UserError
 
 EventKind = Literal["created", "updated", "deleted", "title_generated", "imported"]
 
@@ -23,6 +29,23 @@ class ConversationEvent:
 
 class EventSink(Protocol):
     async def publish(self, event: ConversationEvent) -> None: ...
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A sink whose events can be received again, one user's at a time."""
+
+    async def publish(self, event: ConversationEvent) -> None: ...
+
+    def subscribe(
+        self, user: str
+    ) -> AbstractAsyncContextManager[AsyncIterator[ConversationEvent]]: ...
+
+
+class EventsOverflow(UserError):
+    """A subscriber fell so far behind that events were dropped."""
+
+    code = "EVENTS_OVERFLOW"
 
 
 class NoEvents:

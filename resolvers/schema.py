@@ -1,4 +1,4 @@
-"""The GraphQL schema: queries and mutations over the shared operations."""
+"""The GraphQL schema: queries, mutations and subscriptions over the shared operations."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from resolvers.clock import iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import UserError
 from resolvers.loaders import _link_tree
+from resolvers.subscriptions import Subscription
 from resolvers.types import (
     Conversation,
     ConversationConnection,
@@ -275,23 +276,36 @@ class Mutation:
 def should_mask(error: GraphQLError) -> bool:
     """Mask everything but our user-facing errors and GraphQL's own errors.
 
-    Parse and validation errors have no original error; they describe the
-    request, not the server, so they pass (plain ``MaskErrors`` hides them).
+    Parse and validation errors have no original error, and variable coercion
+    errors wrap another GraphQLError; they describe the request, not the
+    server, so they pass (plain ``MaskErrors`` hides them).
     """
     original = error.original_error
     if original is None:
         return False
-    return not isinstance(original, UserError)
+    return not isinstance(original, UserError | GraphQLError)
 
 
-def config() -> StrawberryConfig:
-    return StrawberryConfig(scalar_map={datetime: DateTimeScalar})
+def config(*, field_suggestions: bool = True, max_batch: int = 0) -> StrawberryConfig:
+    """Schema config; batching stays off unless ``max_batch`` > 0."""
+    return StrawberryConfig(
+        scalar_map={datetime: DateTimeScalar},
+        disable_field_suggestions=not field_suggestions,
+        batching_config={"max_operations": max_batch} if max_batch > 0 else None,
+    )
 
 
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    *,
+    field_suggestions: bool = True,
+    max_batch: int = 0,
 ) -> strawberry.Schema:
     """The schema with the given extensions (limits, masking, caches)."""
     return strawberry.Schema(
-        query=Query, mutation=Mutation, config=config(), extensions=list(extensions)
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=config(field_suggestions=field_suggestions, max_batch=max_batch),
+        extensions=list(extensions),
     )
