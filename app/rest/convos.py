@@ -106,6 +106,9 @@ async def delete_conversation(request: Request) -> Response:
 @rest_endpoint
 async def delete_all_conversations(request: Request) -> Response:
     user = caller(request)
+    # No field is read, but a body that is sent obeys the same rules as
+    # everywhere (size, JSON, no "$" keys) rather than being ignored.
+    await body(request)
     result = await ops.delete_all_conversations(services(request), user)
     return JSONResponse(_delete_shape(result), status_code=201)
 
