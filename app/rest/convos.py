@@ -16,6 +16,16 @@ from resolvers import conversations as ops
 from resolvers.errors import BadInput
 
 
+# Keys every list item carries (CONTRACT.md) even when an old document lacks
+# them, with LibreChat's schema defaults. Applied here, on the JSON shape only:
+# cursors are built from the stored values (a missing title sorts first).
+_SUMMARY_DEFAULTS: dict[str, object] = {"title": "New Chat", "endpoint": None, "model": None}
+
+
+def _summary_json(doc: dict[str, object]) -> dict[str, object]:
+    return {**_SUMMARY_DEFAULTS, **doc}
+
+
 @rest_endpoint
 async def list_conversations(request: Request) -> Response:
     user = caller(request)
@@ -34,7 +44,7 @@ async def list_conversations(request: Request) -> Response:
     page = await ops.list_conversations(services(request), user, query)
     return JSONResponse(
         {
-            "conversations": page.items,
+            "conversations": [_summary_json(d) for d in page.items],
             "nextCursor": page.next_cursor,
             "pageNumber": page.page_number,
             "pageSize": page.page_size,
