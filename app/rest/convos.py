@@ -15,7 +15,6 @@ from app.rest.errors import rest_endpoint
 from resolvers import conversations as ops
 from resolvers.errors import BadInput
 
-
 # Keys every list item carries (CONTRACT.md) even when an old document lacks
 # them, with LibreChat's schema defaults. Applied here, on the JSON shape only:
 # cursors are built from the stored values (a missing title sorts first).
