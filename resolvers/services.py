@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resolvers.events import EventSink, NoEvents
+from resolvers.locks import UserLocks
 from storage.database import Database
 
 
@@ -14,3 +15,5 @@ class Services:
 
     database: Database
     events: EventSink = field(default_factory=NoEvents)
+    # Serialises one user's tag changes (positions, counts); see resolvers/locks.py.
+    locks: UserLocks = field(default_factory=UserLocks)

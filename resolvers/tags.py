@@ -18,6 +18,7 @@ from resolvers.clock import utcnow
 from resolvers.conversations import missing_conversation
 from resolvers.errors import BadInput, Conflict, NotFound
 from resolvers.events import ConversationEvent
+from resolvers.locks import one_at_a_time_per_user
 from resolvers.services import Services
 from resolvers.validation import (
     MAX_DESCRIPTION_LENGTH,
@@ -114,6 +115,7 @@ async def recount(services: Services, user: str, names: Iterable[str]) -> None:
         await tag_store.set_counts(services.database, user, counts, utcnow())
 
 
+@one_at_a_time_per_user
 async def create_tag(
     services: Services,
     user: str,
@@ -150,6 +152,7 @@ async def create_tag(
     return updated or doc
 
 
+@one_at_a_time_per_user
 async def update_tag(
     services: Services,
     user: str,
@@ -204,6 +207,7 @@ async def update_tag(
     return doc
 
 
+@one_at_a_time_per_user
 async def delete_tag(services: Services, user: str, tag: object) -> Document:
     """Delete a tag, take it off every conversation, close the gap in positions."""
     name = tag_name(tag)
@@ -219,6 +223,7 @@ async def delete_tag(services: Services, user: str, tag: object) -> Document:
     return doc
 
 
+@one_at_a_time_per_user
 async def set_conversation_tags(
     services: Services, user: str, conversation_id: object, tags: object = MISSING
 ) -> list[str]:
@@ -238,6 +243,7 @@ async def set_conversation_tags(
     return names
 
 
+@one_at_a_time_per_user
 async def add_conversation_tag(
     services: Services, user: str, conversation_id: object, tag: object = MISSING
 ) -> list[str]:
