@@ -19,6 +19,7 @@ from resolvers.events import ConversationEvent
 from resolvers.locks import one_at_a_time_per_user
 from resolvers.services import Services
 from resolvers.validation import (
+    MAX_PAGE_NUMBER,
     MAX_SEARCH_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TITLE_LENGTH,
@@ -139,6 +140,8 @@ async def list_conversations(
         search = None
     if query.page_number is not None and query.page_number < 1:
         raise BadInput("pageNumber must be at least 1")
+    if query.page_number is not None and query.page_number > MAX_PAGE_NUMBER:
+        raise BadInput(f"pageNumber must be at most {MAX_PAGE_NUMBER}")
 
     position = (
         cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None

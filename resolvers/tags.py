@@ -22,6 +22,7 @@ from resolvers.locks import one_at_a_time_per_user
 from resolvers.services import Services
 from resolvers.validation import (
     MAX_DESCRIPTION_LENGTH,
+    MAX_PAGE_NUMBER,
     MISSING,
     optional_bool,
     optional_int,
@@ -72,7 +73,7 @@ async def list_tags_page(
     order: object = MISSING,
     page_size: object = MISSING,
 ) -> TagPage:
-    number = optional_int(page_number, "pageNumber", minimum=1)
+    number = optional_int(page_number, "pageNumber", minimum=1, maximum=MAX_PAGE_NUMBER)
     if number is None:
         raise BadInput("pageNumber is required")
     size = optional_int(page_size, "pageSize", minimum=1) or DEFAULT_TAG_PAGE_SIZE
