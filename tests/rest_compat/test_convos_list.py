@@ -455,3 +455,14 @@ async def test_cursor_pages_report_their_page_number(
         if cursor is None:
             break
     assert seen == [1, 2, 3]
+
+
+async def test_huge_page_numbers_are_400_and_the_largest_allowed_is_an_empty_page(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    await _many(database, ALICE, 2)
+    for page in ("20000001", "999999999999999999", "99999999999999999999"):
+        error = await _bad(client, {"pageNumber": page})
+        assert error == {"error": "pageNumber must be at most 20000000"}
+    body = await _list(client, pageNumber=20000000, limit=100)
+    assert body["conversations"] == [] and body["pageNumber"] == 20000000

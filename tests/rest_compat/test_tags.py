@@ -203,6 +203,17 @@ async def test_list_page_sorts_and_pages(
         assert response.status_code == 400
 
 
+async def test_list_page_with_a_huge_page_number_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/tags/list?pageNumber=999999999999999999",
+                                headers=auth(ALICE))
+    assert (response.status_code, response.json()) == (
+        400, {"error": "pageNumber must be at most 20000000"}
+    )
+    response = await client.get("/api/tags/list?pageNumber=20000000&pageSize=100",
+                                headers=auth(ALICE))
+    assert response.status_code == 200 and response.json()["tags"] == []
+
+
 async def test_list_page_of_no_tags(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/tags/list?pageNumber=1", headers=auth(ALICE))
     assert response.json() == {"tags": [], "pageNumber": 1, "pageSize": 25, "pages": 1}
