@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from storage.database import Database, Document
 from tests.utils.factories import ALICE, BOB, auth, conversation_doc, snapshot
 from tests.utils.http import gql
+from tests.utils.invariants import check_invariants
 
 NAMES = ["t0", "t1", "t2", "a b/c"]
 names = st.sampled_from(NAMES)
@@ -134,23 +135,6 @@ class World:
                 "mutation { deleteAllConversations { deletedCount } }", {}
             )
         return await self.rest("DELETE", "/api/convos/all")
-
-
-async def check_invariants(database: Database, user: str) -> None:
-    tags = await database.tags.find({"user": user}).to_list(None)
-    conversations = await database.conversations.find({"user": user}).to_list(None)
-    carried: dict[str, int] = {}
-    for conversation in conversations:
-        names_on = conversation.get("tags", [])
-        assert len(names_on) == len(set(names_on)), conversation
-        for name in names_on:
-            carried[name] = carried.get(name, 0) + 1
-    counts = {t["tag"]: t["count"] for t in tags}
-    assert all(n >= 0 for n in counts.values()), counts
-    assert counts == {t["tag"]: carried.get(t["tag"], 0) for t in tags}
-    assert set(carried) <= set(counts), (carried, counts)
-    assert sorted(t["position"] for t in tags) == list(range(len(tags)))
-    assert len({t["tag"] for t in tags}) == len(tags)
 
 
 def _bobs(snap: dict[str, list[Document]]) -> dict[str, list[Document]]:

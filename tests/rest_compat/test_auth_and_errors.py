@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+import warnings
 
 import httpx
 import jwt
@@ -257,3 +258,21 @@ async def test_body_just_under_3_mb_is_accepted(
     )
     assert response.status_code == 201
     assert response.json()["title"] == "y" * 1024
+
+
+async def test_token_without_exp_is_accepted_as_contract_says_exp_is_honoured_when_present(
+    client: httpx.AsyncClient,
+) -> None:
+    no_exp = jwt.encode({"id": ALICE, "iat": int(time.time())}, JWT_SECRET, algorithm="HS256")
+    response = await client.get("/api/convos", headers={"Authorization": f"Bearer {no_exp}"})
+    assert response.status_code == 200
+
+
+async def test_token_of_another_algorithm_is_401(client: httpx.AsyncClient) -> None:
+    now = int(time.time())
+    claims = {"id": ALICE, "iat": now, "exp": now + 60}
+    with warnings.catch_warnings():  # PyJWT warns that this secret is short for HS512
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        hs512 = jwt.encode(claims, JWT_SECRET, algorithm="HS512")
+    response = await client.get("/api/convos", headers={"Authorization": f"Bearer {hs512}"})
+    assert response.status_code == 401

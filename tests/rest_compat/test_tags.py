@@ -315,6 +315,35 @@ async def test_update_validation_errors_are_400(
     assert await snapshot(database) == before
 
 
+async def test_tag_names_in_the_path_are_bounded(client: httpx.AsyncClient) -> None:
+    for method in ("PUT", "DELETE"):
+        response = await client.request(
+            method, "/api/tags/" + "x" * 257, json={"tag": "y"}, headers=auth(ALICE)
+        )
+        assert (response.status_code, response.json()) == (
+            400, {"error": "tag must be at most 256 characters"}
+        )
+
+
+async def test_renaming_or_deleting_a_tag_touches_its_conversations_updated_at(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tagged = await insert_conversation(database, ALICE)
+    untouched = await insert_conversation(database, ALICE, tags=["other"])
+    await _create(client, tag="work", addToConversation=True,
+                  conversationId=tagged["conversationId"])
+    await database.conversations.update_many({}, {"$set": {"updatedAt": BASE_TIME}})
+    await client.put("/api/tags/work", json={"tag": "job"}, headers=auth(ALICE))
+    stored = await database.conversations.find_one({"conversationId": tagged["conversationId"]})
+    assert stored is not None and stored["updatedAt"] > BASE_TIME
+    await database.conversations.update_many({}, {"$set": {"updatedAt": BASE_TIME}})
+    await client.delete("/api/tags/job", headers=auth(ALICE))
+    stored = await database.conversations.find_one({"conversationId": tagged["conversationId"]})
+    assert stored is not None and stored["updatedAt"] > BASE_TIME
+    other = await database.conversations.find_one({"conversationId": untouched["conversationId"]})
+    assert other is not None and other["updatedAt"] == BASE_TIME
+
+
 async def test_update_unknown_tag_is_404(client: httpx.AsyncClient, database: Database) -> None:
     await _create(client, user=BOB, tag="bobs")
     before = await snapshot(database)

@@ -8,8 +8,8 @@ import asyncio
 import httpx
 
 from storage.database import Database
-from tests.resolvers.test_tag_counts_property import check_invariants
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation
+from tests.utils.invariants import check_invariants
 
 
 async def test_concurrent_tag_creations_get_distinct_positions(
