@@ -60,8 +60,8 @@ def required_id(value: object, name: str = "conversationId") -> str:
 
 
 def required_bool(value: object, name: str) -> bool:
-    if value is MISSING:
-        raise BadInput(f"{name} is required")
+    # CONTRACT.md: "must be a JSON boolean, else 400 <name> must be a boolean";
+    # LibreChat's `typeof x !== 'boolean'` gives that message for a missing flag too.
     if not isinstance(value, bool):
         raise BadInput(f"{name} must be a boolean")
     return value

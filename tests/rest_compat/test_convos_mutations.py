@@ -282,8 +282,13 @@ async def test_archive_without_the_flag_or_id_is_400(
     response = await _post(
         client, "/api/convos/archive", {"arg": {"conversationId": doc["conversationId"]}}
     )
-    assert response.status_code == 400
-    assert "isArchived" in response.json()["error"]
+    assert (response.status_code, response.json()) == (
+        400, {"error": "isArchived must be a boolean"}
+    )
+    response = await _post(
+        client, "/api/convos/pin", {"arg": {"conversationId": doc["conversationId"]}}
+    )
+    assert (response.status_code, response.json()) == (400, {"error": "pinned must be a boolean"})
     response = await _post(client, "/api/convos/archive", {"arg": {"isArchived": True}})
     assert response.status_code == 400
     assert response.json() == {"error": "conversationId is required"}
