@@ -91,6 +91,10 @@ async def test_librechat_v088_cursor_with_id_continues_after_that_item(
     body = await _list(client, limit=25, cursor=cursor)
     assert _ids(body) == [d["conversationId"] for d in docs[3:]]
     assert body["nextCursor"] is None
+    # No page number in LibreChat's cursor: the page is where its next item falls.
+    body = await _list(client, limit=2, cursor=cursor)
+    assert _ids(body) == [d["conversationId"] for d in docs[3:5]]
+    assert (body["pageNumber"], body["pages"]) == (2, 3)
 
 
 async def test_librechat_cursor_for_title_sort(

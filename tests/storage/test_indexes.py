@@ -133,9 +133,12 @@ async def test_unique_indexes_hold_librechats_keys(database: Database) -> None:
     doc = conversation_doc(ALICE)
     await database.conversations.insert_one(dict(doc))
     with pytest.raises(DuplicateKeyError):
-        await database.conversations.insert_one({**doc, "_id": None} | {"_id": BASE_TIME})
+        await database.conversations.insert_one({**doc, "_id": "second"})
     # The same id for another user is allowed, as in LibreChat.
     await database.conversations.insert_one({**doc, "_id": "other", "user": BOB})
+    await database.tags.insert_one({"tag": "t", "user": ALICE})
+    with pytest.raises(DuplicateKeyError):
+        await database.tags.insert_one({"tag": "t", "user": ALICE})
 
 
 # --- every query has an index ----------------------------------------------------
