@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from app.auth import issue_token
 from app.settings import Settings, SettingsError
+from storage.embedded import EmbeddedServerError
 
 log = logging.getLogger("convos_gateway")
 
@@ -149,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except SettingsError as exc:
         print(f"convos-gateway: {exc}", file=sys.stderr)
+        return 2
+    except EmbeddedServerError as exc:
+        # Port taken, data folder unusable or locked: a message, not a traceback.
+        print(f"convos-gateway: embedded database: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

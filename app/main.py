@@ -47,7 +47,9 @@ async def _health(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
+    # Express (LibreChat) has no 405: a method a path does not serve is an
+    # unknown route there, e.g. DELETE /api/convos/<id> answers 404.
+    if exc.status_code in (404, 405):
         return JSONResponse({"message": "Endpoint not found"}, status_code=404)
     return JSONResponse({"message": exc.detail}, status_code=exc.status_code)
 

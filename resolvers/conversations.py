@@ -16,8 +16,10 @@ from resolvers import cursor as cursors
 from resolvers.clock import utcnow
 from resolvers.errors import BadInput, conversation_forbidden, conversation_not_found
 from resolvers.events import ConversationEvent
+from resolvers.locks import one_at_a_time_per_user
 from resolvers.services import Services
 from resolvers.validation import (
+    MAX_PAGE_NUMBER,
     MAX_SEARCH_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TITLE_LENGTH,
@@ -138,6 +140,8 @@ async def list_conversations(
         search = None
     if query.page_number is not None and query.page_number < 1:
         raise BadInput("pageNumber must be at least 1")
+    if query.page_number is not None and query.page_number > MAX_PAGE_NUMBER:
+        raise BadInput(f"pageNumber must be at most {MAX_PAGE_NUMBER}")
 
     position = (
         cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
@@ -266,6 +270,7 @@ async def _recount_tags(services: Services, user: str, tags: Sequence[str]) -> N
         await tag_store.set_counts(services.database, user, counts, utcnow())
 
 
+@one_at_a_time_per_user
 async def delete_conversation(
     services: Services, user: str, conversation_id: object
 ) -> DeleteResult:
@@ -281,6 +286,7 @@ async def delete_conversation(
     return DeleteResult(conversations=1, messages=n_messages, conversation_ids=(cid,))
 
 
+@one_at_a_time_per_user
 async def delete_all_conversations(services: Services, user: str) -> DeleteResult:
     """Delete every conversation and message of the user; tag counts drop to 0."""
     n_conversations, ids = await conversation_store.delete_all(services.database, user)

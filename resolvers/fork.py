@@ -337,7 +337,9 @@ async def _save(services: Services, user: str, copy: ConversationCopy) -> None:
         raise
     tags = _tag_names(copy.conversation)
     if tags:
-        await recount(services, user, tags)
+        # Counts are read-then-write: serialised with the user's tag operations.
+        async with services.locks.hold(user):
+            await recount(services, user, tags)
     await services.events.publish(
         ConversationEvent("created", user, (copy.conversation["conversationId"],))
     )

@@ -18,9 +18,11 @@ from resolvers.clock import utcnow
 from resolvers.conversations import missing_conversation
 from resolvers.errors import BadInput, Conflict, NotFound
 from resolvers.events import ConversationEvent
+from resolvers.locks import one_at_a_time_per_user
 from resolvers.services import Services
 from resolvers.validation import (
     MAX_DESCRIPTION_LENGTH,
+    MAX_PAGE_NUMBER,
     MISSING,
     optional_bool,
     optional_int,
@@ -71,7 +73,7 @@ async def list_tags_page(
     order: object = MISSING,
     page_size: object = MISSING,
 ) -> TagPage:
-    number = optional_int(page_number, "pageNumber", minimum=1)
+    number = optional_int(page_number, "pageNumber", minimum=1, maximum=MAX_PAGE_NUMBER)
     if number is None:
         raise BadInput("pageNumber is required")
     size = optional_int(page_size, "pageSize", minimum=1) or DEFAULT_TAG_PAGE_SIZE
@@ -114,6 +116,7 @@ async def recount(services: Services, user: str, names: Iterable[str]) -> None:
         await tag_store.set_counts(services.database, user, counts, utcnow())
 
 
+@one_at_a_time_per_user
 async def create_tag(
     services: Services,
     user: str,
@@ -150,6 +153,7 @@ async def create_tag(
     return updated or doc
 
 
+@one_at_a_time_per_user
 async def update_tag(
     services: Services,
     user: str,
@@ -204,6 +208,7 @@ async def update_tag(
     return doc
 
 
+@one_at_a_time_per_user
 async def delete_tag(services: Services, user: str, tag: object) -> Document:
     """Delete a tag, take it off every conversation, close the gap in positions."""
     name = tag_name(tag)
@@ -219,6 +224,7 @@ async def delete_tag(services: Services, user: str, tag: object) -> Document:
     return doc
 
 
+@one_at_a_time_per_user
 async def set_conversation_tags(
     services: Services, user: str, conversation_id: object, tags: object = MISSING
 ) -> list[str]:
@@ -238,6 +244,7 @@ async def set_conversation_tags(
     return names
 
 
+@one_at_a_time_per_user
 async def add_conversation_tag(
     services: Services, user: str, conversation_id: object, tag: object = MISSING
 ) -> list[str]:

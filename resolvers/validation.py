@@ -26,6 +26,9 @@ MAX_DESCRIPTION_LENGTH = 2048
 MAX_SEARCH_LENGTH = 512
 MAX_TITLE_LENGTH = 1024
 MAX_TAGS_PER_CONVERSATION = 256
+# Legacy offset paging: (page - 1) * 100 must stay a skip every MongoDB
+# accepts (int32); a larger page is a 400, not a driver error (500).
+MAX_PAGE_NUMBER = 20_000_000
 
 
 def _present(value: object) -> bool:
@@ -57,8 +60,8 @@ def required_id(value: object, name: str = "conversationId") -> str:
 
 
 def required_bool(value: object, name: str) -> bool:
-    if value is MISSING:
-        raise BadInput(f"{name} is required")
+    # CONTRACT.md: "must be a JSON boolean, else 400 <name> must be a boolean";
+    # LibreChat's `typeof x !== 'boolean'` gives that message for a missing flag too.
     if not isinstance(value, bool):
         raise BadInput(f"{name} must be a boolean")
     return value
@@ -95,7 +98,9 @@ def tag_list(value: object, name: str = "tags") -> list[str]:
     return list(seen)
 
 
-def optional_int(value: object, name: str, *, minimum: int | None = None) -> int | None:
+def optional_int(
+    value: object, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     if value is MISSING or value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
@@ -103,4 +108,6 @@ def optional_int(value: object, name: str, *, minimum: int | None = None) -> int
     number = int(value)
     if minimum is not None and number < minimum:
         raise BadInput(f"{name} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise BadInput(f"{name} must be at most {maximum}")
     return number

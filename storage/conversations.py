@@ -98,7 +98,12 @@ def after_position(fields: Sequence[str], direction: int, values: Sequence[Any])
     ``fields`` are sorted in ``direction`` (1 or -1); ``values`` are the
     position's values for those fields. The result is the lexicographic
     ``(f1 > v1) or (f1 = v1 and f2 > v2) or ...`` that never repeats or skips.
+    ``values`` may be shorter than ``fields`` (LibreChat cursors without an id,
+    bare ISO dates): the position is then after every document sharing them.
     """
+    if not 0 < len(values) <= len(fields):
+        raise ValueError(f"a position needs 1 to {len(fields)} values, got {len(values)}")
+    fields = fields[: len(values)]
     alternatives: list[Document] = []
     for i, (field, value) in enumerate(zip(fields, values, strict=True)):
         beyond = _beyond(field, direction, value)

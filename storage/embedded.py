@@ -52,6 +52,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port``.
+
+    SO_REUSEADDR, as servers set it: connections lingering in TIME_WAIT from a
+    previous run on the same port do not count, only a live listener does.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -99,9 +114,26 @@ class EmbeddedServer:
         return f"mongodb://{self.host}:{self.port}/?directConnection=true"
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections.
+
+        Raises:
+            EmbeddedServerError: the port is taken, the storage path is not a
+                usable folder, or the launcher exits or does not answer in time.
+        """
+        # Checked first: with the port held by another process, the readiness
+        # probe below would connect to *that* process and report success while
+        # the launcher dies on its failed bind.
+        if _port_in_use(self.host, self.port):
+            raise EmbeddedServerError(
+                f"cannot start {LAUNCHER}: {self.host}:{self.port} is already in use"
+            )
         if self.storage_path != ":memory:":
-            Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EmbeddedServerError(
+                    f"cannot use {self.storage_path!r} as the database folder: {exc}"
+                ) from exc
         if self.log_path is None:
             base = (
                 Path(self.storage_path).parent
@@ -149,7 +181,8 @@ class EmbeddedServer:
             with contextlib.suppress(OSError), socket.create_connection(
                 (self.host, self.port), timeout=0.5
             ):
-                return
+                if self._process.poll() is None:
+                    return
             time.sleep(0.05)
         raise EmbeddedServerError(
             f"{LAUNCHER} did not answer on {self.host}:{self.port} within {timeout_s:.0f} s"

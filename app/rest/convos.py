@@ -17,6 +17,15 @@ from resolvers import fork as fork_ops
 from resolvers import title_generation
 from resolvers.errors import BadInput
 
+# Keys every list item carries (CONTRACT.md) even when an old document lacks
+# them, with LibreChat's schema defaults. Applied here, on the JSON shape only:
+# cursors are built from the stored values (a missing title sorts first).
+_SUMMARY_DEFAULTS: dict[str, object] = {"title": "New Chat", "endpoint": None, "model": None}
+
+
+def _summary_json(doc: dict[str, object]) -> dict[str, object]:
+    return {**_SUMMARY_DEFAULTS, **doc}
+
 
 @rest_endpoint
 async def list_conversations(request: Request) -> Response:
@@ -36,7 +45,7 @@ async def list_conversations(request: Request) -> Response:
     page = await ops.list_conversations(services(request), user, query)
     return JSONResponse(
         {
-            "conversations": page.items,
+            "conversations": [_summary_json(d) for d in page.items],
             "nextCursor": page.next_cursor,
             "pageNumber": page.page_number,
             "pageSize": page.page_size,
@@ -108,6 +117,9 @@ async def delete_conversation(request: Request) -> Response:
 @rest_endpoint
 async def delete_all_conversations(request: Request) -> Response:
     user = caller(request)
+    # No field is read, but a body that is sent obeys the same rules as
+    # everywhere (size, JSON, no "$" keys) rather than being ignored.
+    await body(request)
     result = await ops.delete_all_conversations(services(request), user)
     return JSONResponse(_delete_shape(result), status_code=201)
 

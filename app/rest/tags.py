@@ -119,6 +119,7 @@ async def delete_tag_path(request: Request) -> Response:
     kind, value = _target(request)
     if kind != "tag":
         raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    await body(request)  # unused, but checked like every body (size, JSON, "$" keys)
     return JSONResponse(await ops.delete_tag(services(request), user, value))
 
 

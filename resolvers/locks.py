@@ -1,0 +1,73 @@
+"""One user's tag changes run one at a time.
+
+A tag's position is "after the last one" and its count is recomputed from the
+conversations: both are read-then-write, so two requests of the same user
+interleaving at their awaits (a client firing several requests, two tabs) gave
+duplicate positions or wrote a stale count last. MongoDB has no multi-document
+transaction on a standalone server, so the operations that read and write tag
+state are serialised per user, in this process (several replicas would need a
+shared lock; positions and counts then self-correct on the user's next change).
+Different users never wait for each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class UserLocks:
+    """An ``asyncio.Lock`` per user, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, user: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(user, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[user] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[user]
+            if users == 1:
+                del self._locks[user]
+            else:
+                self._locks[user] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class _HasLocks(Protocol):
+    @property
+    def locks(self) -> UserLocks: ...
+
+
+S = TypeVar("S", bound=_HasLocks)
+
+
+def one_at_a_time_per_user(
+    operation: Callable[Concatenate[S, str, P], Awaitable[T]],
+) -> Callable[Concatenate[S, str, P], Awaitable[T]]:
+    """Run ``operation(services, user, ...)`` holding ``services.locks`` for ``user``.
+
+    Operations wrapped this way must not call each other (the lock is not
+    re-entrant); they share unwrapped helpers instead.
+    """
+
+    async def locked(services: S, user: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async with services.locks.hold(user):
+            return await operation(services, user, *args, **kwargs)
+
+    functools.update_wrapper(locked, operation)
+    return locked
