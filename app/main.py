@@ -20,7 +20,7 @@ from app.client_ip import TrustedProxies
 from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, tags
+from app.rest import convos, imports, tags
 from app.settings import Settings
 from resolvers.services import Services
 from storage.database import Database, connect
@@ -115,6 +115,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            *imports.routes,
             *convos.routes,
             *tags.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
