@@ -40,10 +40,12 @@ from pathlib import Path
 from typing import IO
 
 from bson import ObjectId
+from pymongo.errors import BulkWriteError, DocumentTooLarge
 
 from resolvers import rate_limits
 from resolvers import tags as tag_ops
 from resolvers.clock import utcnow
+from resolvers.errors import PayloadTooLarge
 from resolvers.events import ConversationEvent
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
@@ -64,10 +66,13 @@ log = logging.getLogger(__name__)
 
 IMPORTED = "Conversation(s) imported successfully"
 FILE_REQUIRED = "file is required"
+DOCUMENT_TOO_LARGE = "A message or conversation exceeds MongoDB's 16 MB document limit"
 # Messages per insert_many. Larger batches save round trips but not server
 # work (bench/import.py: 1,000 and 10,000 take the same time), and two
 # batches are in memory at once, so memory use stays small.
 BATCH_MESSAGES = 1_000
+# The server's code for a document over 16 MB (BSONObjectTooLarge).
+_OBJECT_TOO_LARGE = 10334
 # Conversation ids per delete when undoing a failed import.
 _UNDO_CHUNK = 1_000
 
@@ -211,8 +216,9 @@ async def import_conversations(
 
     Raises:
         BadInput: The file is malformed or unrecognised; nothing was written.
-        PayloadTooLarge: A zip inflates past ``max_uncompressed_bytes``;
-            nothing was written.
+        PayloadTooLarge: A zip inflates past ``max_uncompressed_bytes``, or
+            one message is too large for a MongoDB document; nothing was
+            written (in the second case, what was written was deleted).
         PyMongoError: A write failed; what this import had written was deleted.
     """
     user = admission.spend()
@@ -230,8 +236,11 @@ async def import_conversations(
         if summary.tags:
             await tag_ops.ensure_tags(services, user, list(summary.tags), created=created_tags)
             await tag_ops.recount(services, user, summary.tags)
-    except BaseException:
+    except BaseException as exc:
         await _undo(services, user, written, created_tags, list(summary.tags))
+        if _too_large_to_store(exc):
+            # The file's fault, not the server's: one message is too large to store.
+            raise PayloadTooLarge(DOCUMENT_TOO_LARGE) from None
         raise
     await services.events.publish(ConversationEvent("imported", user, tuple(written)))
     return ImportResult(
@@ -308,6 +317,16 @@ async def _write(
             pending.exception()  # seen: an error here is not the one to report
         batches.close()
     return messages
+
+
+def _too_large_to_store(exc: BaseException) -> bool:
+    """A document over MongoDB's 16 MB limit, refused by the driver or the server."""
+    if isinstance(exc, DocumentTooLarge):
+        return True
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors", [])
+        return bool(errors) and all(e.get("code") == _OBJECT_TOO_LARGE for e in errors)
+    return False
 
 
 async def _undo(
