@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench schema clean redis
+.PHONY: run test test-slow lint bench bench-import schema clean redis
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.requests
+
+# Import speed against the insert_many floor, and memory growth (--big: 250 MB too).
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import
 
 schema: $(STAMP)
 	$(BIN)/convos-gateway export-schema > schema.graphql

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from cross_web import FormData, StarletteRequestAdapter
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -133,7 +133,11 @@ class _SpoolingRequestAdapter(StarletteRequestAdapter):
 
     async def get_form_data(self) -> FormData:
         request = self.starlette_request
-        upload: _UploadRequest = request.scope[_UPLOAD_SCOPE_KEY]
+        upload: _UploadRequest | None = request.scope.get(_UPLOAD_SCOPE_KEY)
+        if upload is None:
+            # Strawberry saw multipart where GraphQLApp.__call__ did not: an
+            # upload that was never admitted is not read.
+            raise HTTPException(400, "Unsupported content type")
         form = await spool_form(
             request.stream(), request.headers.get("content-type"), upload.limits,
             upload.directory,
@@ -145,7 +149,7 @@ class _SpoolingRequestAdapter(StarletteRequestAdapter):
 def _graphql_error(
     status: int, message: str, code: str, extensions: dict[str, Any] | None = None
 ) -> Response:
-    """A request refused before execution: an HTTP status and GraphQL's error shape."""
+    """An upload refused before execution: an HTTP status and GraphQL's error shape."""
     error = {"message": message, "extensions": {"code": code, **(extensions or {})}}
     return JSONResponse({"errors": [error]}, status_code=status)
 
@@ -162,6 +166,12 @@ def _refusal(exc: UserError) -> Response:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _body_too_large() -> Response:
+    # The connection is kept: uvicorn discards whatever of the body the client
+    # still sends. Closing it instead makes clients see a reset, not the 413.
+    return JSONResponse({"message": BODY_TOO_LARGE}, status_code=413)
 
 
 def _limited(receive: Receive, max_bytes: int) -> Receive:
@@ -216,12 +226,12 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         declared = request.headers.get("content-length")
         response: Response | None = None
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            response = JSONResponse({"message": BODY_TOO_LARGE}, status_code=413)
+            response = _body_too_large()
         else:
             try:
                 await super().__call__(scope, _limited(receive, max_bytes), send)
             except _BodyTooLarge:
-                response = JSONResponse({"message": BODY_TOO_LARGE}, status_code=413)
+                response = _body_too_large()
         if response is not None:
             await response(scope, receive, send)
 
@@ -241,7 +251,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             await _refusal(exc)(scope, receive, send)
             return
         except RateLimitUnavailable:
-            await JSONResponse({"error": "Service unavailable"}, status_code=503)(
+            await _graphql_error(503, "Service unavailable", "SERVICE_UNAVAILABLE")(
                 scope, receive, send
             )
             return

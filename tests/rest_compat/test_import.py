@@ -3,11 +3,18 @@ file or nothing, 413 as soon as the limit is crossed, tags, rate limits."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import random
+import select
+import socket
+import subprocess
+import sys
+import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +29,17 @@ from resolvers import imports as import_ops
 from resolvers.events import ConversationEvent
 from resolvers.importing import iter_import
 from storage.database import Database
+from storage.embedded import free_port
 from tests.conftest import make_settings
 from tests.utils.factories import (
     ALICE,
     BOB,
+    JWT_SECRET,
     auth,
     fingerprint,
     insert_conversation,
     insert_thread,
+    token,
 )
 from tests.utils.imports import (
     FIXTURES,
@@ -46,6 +56,7 @@ TOO_LARGE = {"message": "File exceeds the maximum allowed size"}
 IMPORT_LIMITED = {"message": "Too many conversation import requests. Try again later"}
 FORMATS = ["chatgpt.json", "claude.json", "librechat_tree.json", "librechat_flat.json",
            "chatbot_ui.json", "chatgpt_dangling_parent.json"]  # fmt: skip
+ROOT = Path(__file__).resolve().parents[2]
 MALFORMED = sorted(p.name for p in (FIXTURES / "malformed").iterdir())
 
 
@@ -499,3 +510,68 @@ async def test_the_ip_budget_counts_every_user_of_the_address(
             assert (await post_import(client, data, user=BOB)).status_code == 201
             refused = await post_import(client, data, user="6b0a7813319bf155c7d4835c")
             assert (refused.status_code, refused.json()) == (429, IMPORT_LIMITED)
+
+
+# --- under a real server -------------------------------------------------------------
+
+
+@pytest.fixture
+def served(mongo_uri: str, db_name: str, tmp_path: Path) -> Iterator[int]:
+    """The gateway under uvicorn (``convos-gateway serve``), with a 1 MiB import limit."""
+    port = free_port()
+    env = {
+        **os.environ, "MONGO_URI": mongo_uri, "MONGO_DB_NAME": db_name, "PORT": str(port),
+        "JWT_SECRET": JWT_SECRET, "CONVOS_ENV": "test", "CONVOS_DATA_DIR": str(tmp_path),
+        "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES": str(1024 * 1024), "LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_under_uvicorn_the_413_arrives_while_the_client_is_still_sending(served: int) -> None:
+    """A client that reads while it sends (curl does) sees the 413 early and
+    stops: of 200 MiB offered, a few MiB at most leave it (socket buffers)."""
+    headers = (
+        f"POST /api/convos/import HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token(ALICE)}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    preamble = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.json"'
+        f"\r\n\r\n["
+    ).encode()
+    block = b" " * (64 * 1024)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", served), timeout=30) as sock:
+        sock.sendall(headers + b"%x\r\n%s\r\n" % (len(preamble), preamble))
+        while sent < 200 * 1024 * 1024:
+            readable, _, _ = select.select([sock], [], [], 0.001)
+            if readable:
+                break
+            sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            sent += len(block)
+        response = b""
+        while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+
+    status, _, rest = response.partition(b"\r\n")
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert rest.endswith(json.dumps(TOO_LARGE, separators=(",", ":")).encode())
+    assert 1024 * 1024 <= sent <= 32 * 1024 * 1024
