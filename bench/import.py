@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import re
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gen_chatgpt_export import write_export
+from resolvers.imports import BATCH_MESSAGES
 
 DEFAULT_SIZES = ((1_000, 2), (5_000, 8))
 QUICK_SIZES = ((1_000, 2),)
@@ -74,11 +76,23 @@ def _reset_peak_rss() -> None:
 # --- children: each measurement runs in a fresh process ----------------------
 
 
-async def _child_import(uri: str, path: Path) -> Measure:
+async def _child_import(uri: str, path: Path, batch_messages: int) -> Measure:
     from resolvers.imports import ImportAdmission, import_conversations
     from resolvers.services import Services
     from storage.database import connect
     from storage.indexes import ensure_indexes
+
+    # Warm up in a scratch database (imports, ijson's backend, the thread
+    # pool, the connection pool), as in a server that has served a request.
+    scratch = connect(uri, db_name="bench_warmup")
+    warmup = io.StringIO()
+    write_export(warmup, 20, 2, seed=1)
+    await import_conversations(
+        Services(database=scratch),
+        ImportAdmission.unmetered(USER),
+        lambda: io.BytesIO(warmup.getvalue().encode()),
+    )
+    await scratch.close()
 
     database = connect(uri, db_name="bench_import")
     await ensure_indexes(database)
@@ -92,6 +106,7 @@ async def _child_import(uri: str, path: Path) -> Measure:
         ImportAdmission.unmetered(USER),
         lambda: path.open("rb"),
         on_validated=lambda summary: validated.append(time.perf_counter()),
+        batch_messages=batch_messages,
     )
     elapsed = time.perf_counter() - started
     peak_kb = _status_kb("VmHWM")
@@ -105,7 +120,7 @@ async def _child_import(uri: str, path: Path) -> Measure:
     )
 
 
-async def _child_floor(uri: str, path: Path) -> Measure:
+async def _child_floor(uri: str, path: Path, batch_messages: int) -> Measure:
     from bson import ObjectId
 
     from resolvers.importing import iter_import
@@ -146,16 +161,16 @@ async def _child_floor(uri: str, path: Path) -> Measure:
     return Measure(seconds=seconds, conversations=conversations, messages=messages)
 
 
-def _child(kind: str, uri: str, path: Path) -> None:
+def _child(kind: str, uri: str, path: Path, batch_messages: int) -> None:
     run = _child_import if kind == "import" else _child_floor
-    measure = asyncio.run(run(uri, path))
+    measure = asyncio.run(run(uri, path, batch_messages))
     print(json.dumps(measure.__dict__))
 
 
 # --- parent ------------------------------------------------------------------
 
 
-def _measure(kind: str, path: Path) -> Measure:
+def _measure(kind: str, path: Path, batch_messages: int) -> Measure:
     """Run one measurement in a fresh process against a fresh database server."""
     from storage.embedded import EmbeddedServer
 
@@ -164,7 +179,10 @@ def _measure(kind: str, path: Path) -> Measure:
         EmbeddedServer(Path(directory) / "db") as server,
     ):
         output = subprocess.run(
-            [sys.executable, "-m", "bench.import", "--child", kind, server.uri, str(path)],
+            [
+                sys.executable, "-m", "bench.import", "--child", kind, server.uri, str(path),
+                "--batch-messages", str(batch_messages),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -200,11 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "convos-bench-import",
         help="where generated exports are kept between runs",
     )
+    parser.add_argument(
+        "--batch-messages", type=int, default=BATCH_MESSAGES,
+        help=f"messages per insert in the import (default {BATCH_MESSAGES})",
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "URI", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, uri, file = args.child
-        _child(kind, uri, Path(file))
+        _child(kind, uri, Path(file), args.batch_messages)
         return 0
 
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -219,8 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("-" * len(header))
     for conversations, messages in sizes:
         path = _export(args.data_dir, conversations, messages)
-        floor = _measure("floor", path)
-        imported = _measure("import", path)
+        floor = _measure("floor", path, args.batch_messages)
+        imported = _measure("import", path, args.batch_messages)
         assert (imported.conversations, imported.messages) == (
             floor.conversations, floor.messages,
         ), "the import and the floor wrote different documents"

@@ -67,9 +67,10 @@ log = logging.getLogger(__name__)
 IMPORTED = "Conversation(s) imported successfully"
 FILE_REQUIRED = "file is required"
 DOCUMENT_TOO_LARGE = "A message or conversation exceeds MongoDB's 16 MB document limit"
-# Messages per insert_many. Larger batches save round trips but not server
-# work (bench/import.py: 1,000 and 10,000 take the same time), and two
-# batches are in memory at once, so memory use stays small.
+# Messages per insert_many. The database's work per document dominates, so
+# larger batches gain little (bench/import.py --batch-messages 5000: within
+# noise on 5,000 x 8) while holding more in memory (two batches are: RSS growth
+# 3 MB at 1,000, 17 MB at 5,000) and delaying the first write on small files.
 BATCH_MESSAGES = 1_000
 # The server's code for a document over 16 MB (BSONObjectTooLarge).
 _OBJECT_TOO_LARGE = 10334
