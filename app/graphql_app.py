@@ -17,7 +17,6 @@ the limit) and deleted when the request ends.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.jsonutil import JSONResponse, dumps
 from app.rest.body import TOO_LARGE as BODY_TOO_LARGE
+from app.rest.errors import STATUS_BY_CODE
 from app.settings import Settings
 from app.uploads import (
     SpooledForm,
@@ -101,8 +101,6 @@ def make_schema(settings: Settings) -> strawberry.Schema:
     return build_schema(schema_extensions(settings))
 
 
-log = logging.getLogger(__name__)
-
 # Headers a cross-site HTML form cannot send, so requiring one makes a browser
 # preflight the request (Apollo Server's csrfPrevention accepts the first two).
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
@@ -155,10 +153,10 @@ def _graphql_error(
 
 
 def _refusal(exc: UserError) -> Response:
-    status = {
-        "UNAUTHENTICATED": 401, "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429,
-    }.get(exc.code, 400)
-    response = _graphql_error(status, exc.message, exc.code, exc.extensions)
+    # The statuses REST answers for the same errors.
+    response = _graphql_error(
+        STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code, exc.extensions
+    )
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response

@@ -49,7 +49,6 @@ from resolvers.errors import PayloadTooLarge
 from resolvers.events import ConversationEvent
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
-    ImportFormat,
     ImportSummary,
     OpenStream,
     ParsedConversation,
@@ -169,16 +168,12 @@ class ImportResult:
         empty_conversations: Conversations skipped for having no message to
             show (e.g. only a system prompt).
         skipped_files: Zip members that are no export (``user.json``...).
-        formats: The formats found.
-        tags: The tags the imported conversations carry.
     """
 
     conversation_ids: tuple[str, ...]
     messages: int
     empty_conversations: int = 0
     skipped_files: tuple[str, ...] = ()
-    formats: tuple[ImportFormat, ...] = ()
-    tags: tuple[str, ...] = ()
 
     @property
     def conversations(self) -> int:
@@ -249,8 +244,6 @@ async def import_conversations(
         messages=messages,
         empty_conversations=summary.empty_conversations,
         skipped_files=summary.skipped_files,
-        formats=summary.formats,
-        tags=tuple(summary.tags),
     )
 
 
