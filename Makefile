@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: browser run test test-slow lint bench schema clean redis graphiql-assets screenshot
+.PHONY: browser run test test-slow lint bench bench-import schema clean redis graphiql-assets screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.requests
+
+# Import speed against the insert_many floor, and memory growth (--big: 250 MB too).
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import
 
 schema: $(STAMP)
 	$(BIN)/convos-gateway export-schema > schema.graphql

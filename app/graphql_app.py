@@ -11,7 +11,14 @@ On top of Strawberry's view this adds, each bounded by a setting
 - a request body cap (413) and an execution timeout (503, code TIMEOUT);
 - WebSocket subscriptions over graphql-transport-ws only, authenticated at
   ``connection_init`` with the same JWT, a bounded number per connection;
-- GraphiQL from vendored assets (app/graphiql.py).
+- GraphiQL from vendored assets (app/graphiql.py);
+- uploads (the GraphQL multipart request spec, for ``importConversations``).
+  Multipart is the one kind of request a browser sends cross-site without a
+  CORS preflight, so it must carry a header a form cannot set
+  (``Apollo-Require-Preflight``; CVE-2024-47082). It is handled as an import
+  *before the body is read*: the token is checked (401) and the import rate
+  limits are spent (429); the file is then streamed to a temporary file (413
+  as soon as it crosses the limit) and deleted when the request ends.
 
 The normal path (a POST with a document) costs one dict lookup more than
 Strawberry's own view: limits are validation rules cached with the document,
@@ -25,13 +32,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import jwt
 import strawberry
-from cross_web import HTTPException
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -60,12 +68,23 @@ from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.graphiql import graphiql_html
 from app.graphql_limits import Limits, create_limits_rule
-from app.jsonutil import dumps
+from app.jsonutil import JSONResponse, dumps
 from app.persisted_queries import NOT_FOUND, STATUS_BY_CODE, PersistedQueries, PersistedQueryError
 from app.rest.body import read_limited
+from app.rest.errors import STATUS_BY_CODE as REST_STATUS_BY_CODE
 from app.settings import Settings
+from app.uploads import (
+    SpooledForm,
+    UploadLimits,
+    check_declared_length,
+    import_limits,
+    is_multipart,
+    spool_form,
+)
+from resolvers import imports as import_ops
 from resolvers.context import GraphQLContext
-from resolvers.errors import PayloadTooLarge, Unauthenticated
+from resolvers.errors import PayloadTooLarge, RateLimited, Unauthenticated, UserError
+from resolvers.rate_limits import RateLimitUnavailable
 from resolvers.schema import build_schema, should_mask
 from resolvers.services import Services
 
@@ -237,10 +256,72 @@ class _Rejected(Exception):
         self.headers = dict(headers or {})
 
 
+# Headers a cross-site HTML form cannot send, so requiring one makes a browser
+# preflight the request (Apollo Server's csrfPrevention accepts the first two).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight")
+CSRF_MESSAGE = (
+    "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). "
+    "Multipart requests need a non-empty Apollo-Require-Preflight header."
+)
+# Where the state of an upload request is kept in the ASGI scope.
+_UPLOAD_SCOPE_KEY = "convos_gateway.upload"
+
+
+@dataclass
+class _UploadRequest:
+    """One multipart request: its admission, limits, and the files to delete."""
+
+    admissions: list[import_ops.ImportAdmission]
+    limits: UploadLimits
+    directory: Path | None
+    forms: list[SpooledForm] = field(default_factory=list)
+
+
+class _SpoolingRequestAdapter(StarletteRequestAdapter):
+    """Strawberry's Starlette adapter, with multipart bodies streamed to disk."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.starlette_request = request
+
+    async def get_form_data(self) -> FormData:
+        request = self.starlette_request
+        upload: _UploadRequest | None = request.scope.get(_UPLOAD_SCOPE_KEY)
+        if upload is None:
+            # Strawberry saw multipart where GraphQLApp.__call__ did not: an
+            # upload that was never admitted is not read.
+            raise HTTPException(400, "Unsupported content type")
+        form = await spool_form(
+            request.stream(), request.headers.get("content-type"), upload.limits,
+            upload.directory,
+        )
+        upload.forms.append(form)
+        return FormData(files=form.files, form=form.fields)
+
+
+def _graphql_error(
+    status: int, message: str, code: str, extensions: dict[str, Any] | None = None
+) -> Response:
+    """An upload refused before execution: an HTTP status and GraphQL's error shape."""
+    error = {"message": message, "extensions": {"code": code, **(extensions or {})}}
+    return JSONResponse({"errors": [error]}, status_code=status)
+
+
+def _refusal(exc: UserError) -> Response:
+    # The statuses REST answers for the same errors.
+    response = _graphql_error(
+        REST_STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code, exc.extensions
+    )
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 class GraphQLApp(GraphQL[GraphQLContext, None]):
     """Strawberry's ASGI view with the gateway's auth, limits and HTTP semantics."""
 
     websocket_adapter_class = _TextWebSocketAdapter
+    request_adapter_class = _SpoolingRequestAdapter
 
     def __init__(
         self,
@@ -259,8 +340,13 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            # Safe here: __call__ demands a preflight header and admits the
+            # import before Strawberry reads a multipart body.
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
+        # GraphQL documents are small: the operations part may take the JSON cap.
+        self.upload_limits = import_limits(settings, max_field_bytes=settings.max_json_body_bytes)
         self.services = services
         self.verifier = verifier
         self.proxies = proxies or TrustedProxies(())
@@ -273,6 +359,9 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        if request.method == "POST" and is_multipart(request.headers.get("content-type")):
+            await self._upload(request, receive, send)
+            return
         try:
             if request.method == "POST":
                 # Read once, bounded, before Strawberry parses it.
@@ -284,6 +373,42 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             response = self._error_response(request, exc.status, exc.message, exc.headers)
         except HTTPException as exc:
             response = self._error_response(request, exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def _upload(self, request: Request, receive: Receive, send: Send) -> None:
+        """A multipart request: refused, or admitted as an import and then run."""
+        scope = request.scope
+        if not any(request.headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
+            await _graphql_error(400, CSRF_MESSAGE, "BAD_REQUEST")(scope, receive, send)
+            return
+        try:
+            user = self.verifier.user_id(request.headers.get("authorization"))
+            admission = await import_ops.admit_import(
+                self.services, user, client_ip=self.proxies.for_connection(request)
+            )
+            check_declared_length(request.headers, self.upload_limits)
+        except UserError as exc:
+            await _refusal(exc)(scope, receive, send)
+            return
+        except RateLimitUnavailable:
+            await _graphql_error(503, "Service unavailable", "SERVICE_UNAVAILABLE")(
+                scope, receive, send
+            )
+            return
+        upload = _UploadRequest([admission], self.upload_limits, self.settings.import_temp_dir)
+        scope[_UPLOAD_SCOPE_KEY] = upload
+        try:
+            response = await self.run(request)
+        except UserError as exc:
+            # Raised while spooling, before any response started.
+            response = _refusal(exc)
+        except _Rejected as exc:
+            response = self._error_response(request, exc.status, exc.message, exc.headers)
+        except HTTPException as exc:
+            response = self._error_response(request, exc.status_code, exc.reason)
+        finally:
+            for form in upload.forms:
+                form.discard()
         await response(scope, receive, send)
 
     def _error_response(
@@ -325,12 +450,18 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             reason = ""
         except Unauthenticated as exc:
             user, reason = None, exc.message
+        upload: _UploadRequest | None = request.scope.get(_UPLOAD_SCOPE_KEY)
         context = GatewayContext(
             services=self.services,
             user_id=user,
             auth_error=reason or "No auth token",
             # The same client address REST uses, so per-IP limits are shared.
-            extra={"request": request, "client_ip": self.proxies.for_connection(request)},
+            extra={
+                "request": request,
+                "client_ip": self.proxies.for_connection(request),
+                "import_admissions": upload.admissions if upload is not None else [],
+                "import_max_uncompressed_bytes": self.settings.import_max_uncompressed_bytes,
+            },
         )
         return context
 

@@ -25,7 +25,7 @@ from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
 from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, tags
+from app.rest import convos, imports, tags
 from app.settings import Settings
 from resolvers.services import Services
 from resolvers.titles import build_title_service
@@ -154,6 +154,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            *imports.routes,
             *convos.routes,
             *tags.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),

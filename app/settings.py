@@ -92,6 +92,9 @@ class Settings:
     max_json_body_bytes: int = 3 * 1024 * 1024
     # CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES, LibreChat's name and default.
     import_max_file_bytes: int = 262_144_000
+    # CONVERSATION_IMPORT_TEMP_DIR: where uploads are spooled while they are
+    # validated and imported (deleted after); None = the system's temp dir.
+    import_temp_dir: Path | None = None
 
     # --- rate limits (LibreChat's names and defaults) --------------------
     # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas
@@ -179,6 +182,12 @@ class Settings:
     def embedded_db(self) -> bool:
         return self.mongo_uri is None
 
+    @property
+    def import_max_uncompressed_bytes(self) -> int:
+        """The zip bomb cap on an import: 4x the upload limit (JSON compresses
+        well, so a legitimate zip inflates to a few times its size)."""
+        return 4 * self.import_max_file_bytes
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from ``env`` (default: ``os.environ``).
@@ -206,6 +215,7 @@ class Settings:
             jwt_secret=_str(e, "JWT_SECRET", "") or "",
             max_json_body_bytes=_int(e, "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024),
             import_max_file_bytes=_int(e, "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES", 262_144_000),
+            import_temp_dir=_path(e, "CONVERSATION_IMPORT_TEMP_DIR"),
             rate_limit_storage_uri=_str(e, "RATE_LIMIT_STORAGE_URI", "memory://") or "memory://",
             rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", "convos-gateway")
             or "convos-gateway",

@@ -9,16 +9,19 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers import conversations as ops
 from resolvers import fork as fork_ops
+from resolvers import imports as import_ops
 from resolvers import tags as tag_ops
 from resolvers import title_generation
 from resolvers.clock import iso
 from resolvers.context import GraphQLContext
-from resolvers.errors import UserError
+from resolvers.errors import BadInput, UserError
+from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.loaders import _link_tree
 from resolvers.subscriptions import Subscription
 from resolvers.types import (
@@ -31,6 +34,7 @@ from resolvers.types import (
     DuplicateConversationPayload,
     ForkConversationInput,
     ForkConversationPayload,
+    ImportConversationsPayload,
     Message,
     PageInfo,
     SortDirection,
@@ -176,6 +180,40 @@ class Mutation:
         )
         conversation, messages = _copy_parts(result)
         return DuplicateConversationPayload(conversation=conversation, messages=messages)
+
+    @strawberry.mutation(
+        description="Import an export file (LibreChat, ChatGPT, Chatbot UI or Claude; JSON, or "
+        "a zip of JSON files) sent as a GraphQL multipart request, with an "
+        "`Apollo-Require-Preflight` header (CSRF protection). The whole file or nothing: a "
+        "malformed file is BAD_USER_INPUT naming the conversation and the field. Shares the "
+        "REST import's size limit (HTTP 413) and rate limit (HTTP 429)."
+    )
+    async def import_conversations(self, info: Info, file: Upload) -> ImportConversationsPayload:
+        ctx = _context(info)
+        if not isinstance(file, import_ops.UploadedFile):
+            # The Upload scalar accepts any JSON value in a plain JSON request.
+            raise BadInput("file must be sent as a multipart upload")
+        admission = await import_ops.admission_for(
+            ctx.services,
+            ctx.user,
+            client_ip=ctx.extra.get("client_ip"),
+            prepaid=ctx.extra.get("import_admissions", []),
+        )
+        result = await import_ops.import_conversations(
+            ctx.services,
+            admission,
+            file.open,
+            max_uncompressed_bytes=ctx.extra.get(
+                "import_max_uncompressed_bytes", DEFAULT_MAX_UNCOMPRESSED_BYTES
+            ),
+        )
+        return ImportConversationsPayload(
+            conversation_count=result.conversations,
+            message_count=result.messages,
+            conversation_ids=list(result.conversation_ids),
+            skipped_conversation_count=result.empty_conversations,
+            skipped_files=list(result.skipped_files),
+        )
 
     @strawberry.mutation(description="Rename: trimmed, cut to 1,024 characters.")
     async def update_conversation_title(

@@ -94,18 +94,31 @@ async def list_tags_page(
     return TagPage(tags=tags, page_number=number, page_size=size, total=total)
 
 
-async def _ensure_tags(services: Services, user: str, names: Sequence[str]) -> None:
-    """Create the tags that do not exist yet, at the end of the user's order."""
+async def ensure_tags(
+    services: Services, user: str, names: Sequence[str], *, created: list[str] | None = None
+) -> None:
+    """Create the tags that do not exist yet, at the end of the user's order.
+
+    Args:
+        services: The process's services.
+        user: The tags' owner.
+        names: The tags wanted.
+        created: When given, each tag this call creates is appended as soon
+            as it exists (a concurrent creation is not), so a caller undoing
+            its work after a failure half-way removes exactly those.
+    """
     existing = {d["tag"] for d in await tag_store.find_many(services.database, user, names)}
-    missing = [n for n in names if n not in existing]
+    missing = [n for n in dict.fromkeys(names) if n not in existing]
     if not missing:
         return
     position = await tag_store.next_position(services.database, user)
     now = utcnow()
     for offset, name in enumerate(missing):
-        await tag_store.insert(
+        _, new = await tag_store.insert(
             services.database, user, name, description=None, position=position + offset, now=now
         )
+        if new and created is not None:
+            created.append(name)
 
 
 async def recount(services: Services, user: str, names: Iterable[str]) -> None:
@@ -237,7 +250,7 @@ async def set_conversation_tags(
     after = await conversation_store.set_tags(services.database, user, cid, names, utcnow())
     if after is None:
         raise await missing_conversation(services, user, cid)
-    await _ensure_tags(services, user, names)
+    await ensure_tags(services, user, names)
     old = [t for t in before.get("tags") or [] if isinstance(t, str)]
     await recount(services, user, [*old, *names])
     await services.events.publish(ConversationEvent("updated", user, (cid,)))
@@ -254,7 +267,7 @@ async def add_conversation_tag(
     doc = await conversation_store.add_tag(services.database, user, cid, name, utcnow())
     if doc is None:
         raise await missing_conversation(services, user, cid)
-    await _ensure_tags(services, user, [name])
+    await ensure_tags(services, user, [name])
     await recount(services, user, [name])
     await services.events.publish(ConversationEvent("updated", user, (cid,)))
     return [t for t in doc.get("tags") or [] if isinstance(t, str)]

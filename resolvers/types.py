@@ -270,3 +270,19 @@ class DuplicateConversationPayload:
     messages: list[Message] = strawberry.field(
         description="Parents before children; `children` links the tree."
     )
+
+
+@strawberry.type(description="What an import wrote.")
+class ImportConversationsPayload:
+    conversation_count: int
+    message_count: int
+    conversation_ids: list[str] = strawberry.field(
+        description="The new conversations, in file order."
+    )
+    skipped_conversation_count: int = strawberry.field(
+        description="Conversations left out for having no message to show (e.g. only a system "
+        "prompt)."
+    )
+    skipped_files: list[str] = strawberry.field(
+        description="Zip members that are no export (a data export's user.json...)."
+    )

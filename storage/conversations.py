@@ -176,6 +176,22 @@ async def insert(database: Database, doc: Document) -> None:
     await database.conversations.insert_one(doc)
 
 
+async def insert_many(database: Database, docs: Sequence[Document]) -> None:
+    """Insert new conversations in one round trip, in any order (imports)."""
+    if docs:
+        await database.conversations.insert_many(list(docs), ordered=False)
+
+
+async def delete_by_ids(database: Database, user: str, conversation_ids: Sequence[str]) -> int:
+    """Delete the user's conversations with these ids (undoing a failed import)."""
+    if not conversation_ids:
+        return 0
+    result = await database.conversations.delete_many(
+        {"user": user, "conversationId": {"$in": list(conversation_ids)}}
+    )
+    return result.deleted_count
+
+
 async def owned_by_other(database: Database, user: str, conversation_id: str) -> bool:
     """Whether a conversation with this id exists for some other user."""
     doc = await database.conversations.find_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from resolvers.services import Services
-from resolvers.title_generation import TITLE_NOT_FOUND, schedule_titles
+from resolvers.title_generation import DEFAULT_TITLES, TITLE_NOT_FOUND, schedule_titles
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation, insert_thread
@@ -176,3 +177,21 @@ async def test_a_failing_title_api_falls_back_to_the_offline_generator(
             response = await client.get(f"/api/convos/gen_title/{cid}", headers=auth(ALICE))
     assert response.status_code == 200
     assert "pasta" in response.json()["title"].lower()
+
+
+async def test_an_import_titles_the_conversations_its_file_left_untitled(
+    app: Starlette, client: httpx.AsyncClient, database: Database
+) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "claude.json"
+    response = await client.post(
+        "/api/convos/import", headers=auth(ALICE),
+        files={"file": ("claude.json", fixture.read_bytes(), "application/json")},
+    )
+    assert response.status_code == 201
+    titles = _services(app).titles
+    assert titles is not None
+    await titles.drain()
+    stored = await database.conversations.find({"user": ALICE}).to_list(None)
+    assert stored and all(doc["title"] not in DEFAULT_TITLES for doc in stored)
+    # The titled conversation of the file kept its own title.
+    assert "Prime check" in {doc["title"] for doc in stored}

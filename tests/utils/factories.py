@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+
+import bson
 
 from app.auth import issue_token
 from storage.database import Database, Document
@@ -94,4 +97,18 @@ async def snapshot(database: Database) -> dict[str, list[Document]]:
     result: dict[str, list[Document]] = {}
     for coll in (database.conversations, database.messages, database.tags):
         result[coll.name] = await coll.find({}, sort=[("_id", 1)]).to_list(None)
+    return result
+
+
+async def fingerprint(database: Database) -> dict[str, tuple[int, str]]:
+    """Each collection's document count and a SHA-256 of its documents' BSON,
+    in ``_id`` order: equal fingerprints mean the data is byte-for-byte the same."""
+    result: dict[str, tuple[int, str]] = {}
+    for coll in (database.conversations, database.messages, database.tags):
+        digest = hashlib.sha256()
+        count = 0
+        async for doc in coll.find({}, sort=[("_id", 1)]):
+            digest.update(bson.encode(doc))
+            count += 1
+        result[coll.name] = (count, digest.hexdigest())
     return result

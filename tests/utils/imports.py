@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from resolvers.importing import NO_PARENT, ParsedConversation, iter_import
+from storage.database import Database
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
 NOW = datetime(2025, 6, 1, 12, 0, 0)
@@ -89,3 +90,66 @@ def thread(parsed: ParsedConversation, leaf_text: str) -> list[tuple[str, str]]:
 def roots(parsed: ParsedConversation) -> list[str]:
     """Texts of the root messages, in emission order."""
     return [m["text"] for m in parsed.messages if m["parentMessageId"] == NO_PARENT]
+
+
+async def stored_imports(database: Database, user: str = USER) -> list[ParsedConversation]:
+    """The user's conversations with their messages, as stored, in the order written.
+
+    An import gives ObjectIds in the order it emits documents (one process,
+    one increasing counter), so ``_id`` order is file order, parents first.
+    """
+    conversations = await database.conversations.find(
+        {"user": user}, sort=[("_id", 1)]
+    ).to_list(None)
+    messages = await database.messages.find({"user": user}, sort=[("_id", 1)]).to_list(None)
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        by_conversation.setdefault(message["conversationId"], []).append(message)
+    return [
+        ParsedConversation(conversation=c, messages=by_conversation.pop(c["conversationId"], []))
+        for c in conversations
+    ]
+
+
+def without_ids(parsed: ParsedConversation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The documents with every id and the owner left out and each parent named
+    by its position, so two imports of one file compare field by field."""
+    conversation = {
+        k: v for k, v in parsed.conversation.items()
+        if k not in {"_id", "conversationId", "user", "messages"}
+    }
+    position = {m["messageId"]: i for i, m in enumerate(parsed.messages)}
+    messages = []
+    for message in parsed.messages:
+        doc = {
+            k: v for k, v in message.items()
+            if k not in {"_id", "messageId", "conversationId", "user", "parentMessageId"}
+        }
+        parent = message["parentMessageId"]
+        doc["parent"] = None if parent == NO_PARENT else position[parent]
+        messages.append(doc)
+    return conversation, messages
+
+
+def assert_stored_as_parsed(
+    stored: list[ParsedConversation], expected: list[ParsedConversation], user: str
+) -> None:
+    """What the database holds is, message by message, what the parser produced."""
+    assert len(stored) == len(expected)
+    for got, want in zip(stored, expected, strict=True):
+        assert without_ids(got) == without_ids(want), want.conversation.get("title")
+        assert got.conversation["user"] == user
+        assert all(m["user"] == user for m in got.messages)
+        assert all(m["conversationId"] == got.conversation["conversationId"] for m in got.messages)
+        # The conversation lists its messages' ObjectIds, as LibreChat keeps it.
+        assert got.conversation["messages"] == [m["_id"] for m in got.messages]
+        assert_parents_first(got)
+
+
+def assert_parents_first(parsed: ParsedConversation) -> None:
+    """Every parent is stored before its children, so trees rebuild in one pass."""
+    seen: set[str] = set()
+    for message in parsed.messages:
+        parent = message["parentMessageId"]
+        assert parent == NO_PARENT or parent in seen
+        seen.add(message["messageId"])
