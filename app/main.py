@@ -111,7 +111,7 @@ def create_app(
         database=db,
         events=events,
         rate_limiter=rate_limiter,
-        titles=build_title_service(settings),
+        titles=build_title_service(settings) if settings.title_generation else None,
     )
 
     @contextlib.asynccontextmanager

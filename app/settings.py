@@ -124,6 +124,9 @@ class Settings:
     title_max_retries: int = 2  # TITLE_MAX_RETRIES: bounded retries on 429/5xx.
     # TITLE_FALLBACK_OFFLINE: use the offline generator when the API fails.
     title_fallback_offline: bool = True
+    # TITLE_GENERATION: off = never generate titles (gen_title then answers 404
+    # unless another replica cached one); for operators who want titles untouched.
+    title_generation: bool = True
     title_cache_ttl_s: int = 120  # TITLE_CACHE_TTL_S: LibreChat keeps titles 2 minutes.
 
     # --- GraphQL ---------------------------------------------------------
@@ -236,6 +239,7 @@ class Settings:
             title_max_retries=_int(e, "TITLE_MAX_RETRIES", 2),
             title_fallback_offline=_bool(e, "TITLE_FALLBACK_OFFLINE", True),
             title_cache_ttl_s=_int(e, "TITLE_CACHE_TTL_S", 120),
+            title_generation=_bool(e, "TITLE_GENERATION", True),
             graphiql=_bool(e, "GRAPHIQL", not production),
             introspection=_bool(e, "GRAPHQL_INTROSPECTION", not production),
             max_query_depth=_int(e, "GRAPHQL_MAX_DEPTH", 10),

@@ -68,3 +68,8 @@ def test_an_explicit_secret_wins_over_the_stored_one(tmp_path: Path) -> None:
     Settings.from_env({"CONVOS_DATA_DIR": str(tmp_path)}).with_secret()
     explicit = Settings.from_env({"CONVOS_DATA_DIR": str(tmp_path), "JWT_SECRET": "mine"})
     assert explicit.with_secret().jwt_secret == "mine"
+
+
+def test_title_generation_can_be_switched_off() -> None:
+    assert Settings.from_env({}).title_generation
+    assert not Settings.from_env({"TITLE_GENERATION": "false"}).title_generation

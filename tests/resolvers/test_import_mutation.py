@@ -41,6 +41,8 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     return make_settings(
         mongo_uri, import_user_max=1000, import_ip_max=1000, import_temp_dir=spool,
         import_max_file_bytes=1024 * 1024,
+        # No background titles: stored documents must equal the parser's output.
+        title_generation=False,
     )
 
 
@@ -253,7 +255,9 @@ async def test_a_json_request_under_the_body_limit_still_works(client: httpx.Asy
 async def limited_client(
     mongo_uri: str, database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(mongo_uri, import_user_max=2, import_ip_max=100)
+    settings = make_settings(
+        mongo_uri, import_user_max=2, import_ip_max=100, title_generation=False
+    )
     application = create_app(settings, database=database)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)

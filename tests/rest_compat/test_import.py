@@ -70,8 +70,11 @@ class RecordingEvents:
 
 @pytest.fixture
 def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    # No background titles: stored documents must equal the parser's output
+    # (titles after an import are tested in test_gen_title.py).
     return make_settings(
-        mongo_uri, import_user_max=1000, import_ip_max=1000, import_temp_dir=tmp_path / "spool"
+        mongo_uri, import_user_max=1000, import_ip_max=1000, import_temp_dir=tmp_path / "spool",
+        title_generation=False,
     )
 
 
@@ -372,7 +375,10 @@ class ChunkCounter:
 def small_limit(mongo_uri: str, tmp_path: Path) -> Settings:
     spool = tmp_path / "small-spool"
     spool.mkdir()
-    return make_settings(mongo_uri, import_max_file_bytes=1024 * 1024, import_temp_dir=spool)
+    return make_settings(
+        mongo_uri, import_max_file_bytes=1024 * 1024, import_temp_dir=spool,
+        title_generation=False,
+    )
 
 
 @pytest.fixture
@@ -460,7 +466,9 @@ def graphql_upload(data: bytes) -> dict[str, Any]:
 async def test_rest_and_graphql_share_the_user_import_budget(
     mongo_uri: str, database: Database
 ) -> None:
-    settings = make_settings(mongo_uri, import_user_max=2, import_ip_max=100)
+    settings = make_settings(
+        mongo_uri, import_user_max=2, import_ip_max=100, title_generation=False
+    )
     data = (FIXTURES / "claude.json").read_bytes()
     application = create_app(settings, database=database)
     async with application.router.lifespan_context(application):
@@ -500,7 +508,9 @@ async def test_rest_and_graphql_share_the_user_import_budget(
 async def test_the_ip_budget_counts_every_user_of_the_address(
     mongo_uri: str, database: Database
 ) -> None:
-    settings = make_settings(mongo_uri, import_user_max=100, import_ip_max=2)
+    settings = make_settings(
+        mongo_uri, import_user_max=100, import_ip_max=2, title_generation=False
+    )
     data = (FIXTURES / "claude.json").read_bytes()
     application = create_app(settings, database=database)
     async with application.router.lifespan_context(application):
