@@ -225,8 +225,9 @@ class Server:
         return self.process.pid
 
 
-def start_server(kind: str, uri: str, log_dir: Path) -> Server:
+def start_server(kind: str, uri: str, log_dir: Path, profile: Path | None = None) -> Server:
     port = free_port()
+    extra = ["--profile", str(profile)] if profile is not None else []
     log = (log_dir / f"{kind}.log").open("wb")
     process = subprocess.Popen(
         [
@@ -244,6 +245,7 @@ def start_server(kind: str, uri: str, log_dir: Path) -> Server:
             USER,
             "--secret",
             SECRET,
+            *extra,
         ],
         cwd=ROOT,
         stdout=log,
@@ -291,8 +293,8 @@ class Case:
     floor: Call
 
 
-def cases(conversation_id: str) -> list[Case]:
-    return [
+def cases(conversation_id: str, only: list[str] | None = None) -> list[Case]:
+    every = [
         Case(
             "rest-list",
             "GET /api/convos?limit=25 (page + count)",
@@ -318,6 +320,7 @@ def cases(conversation_id: str) -> list[Case]:
             Call("GET", "/floor/graphql-deep"),
         ),
     ]
+    return [c for c in every if not only or c.name in only]
 
 
 def _send(client: httpx.Client, call: Call) -> httpx.Response:
@@ -399,20 +402,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conversation_id = seed(embedded.uri)
         print(f"seeded {N_CONVERSATIONS} conversations in {time.monotonic() - t0:.1f} s")
         servers = [
-            start_server("gateway", embedded.uri, log_dir),
+            start_server("gateway", embedded.uri, log_dir, args.profile_gateway),
             start_server("floor", embedded.uri, log_dir),
         ]
         gateway, floor = servers
         results = [
-            CaseResult(c.name, c.description, TARGETS[c.name]) for c in cases(conversation_id)
+            CaseResult(c.name, c.description, TARGETS[c.name])
+            for c in cases(conversation_id, args.cases)
         ]
         with clients(servers) as http:
-            for case, result in zip(cases(conversation_id), results, strict=True):
+            for case, result in zip(cases(conversation_id, args.cases), results, strict=True):
                 for _ in range(warmup):
                     result.gateway_bytes = len(_send(http["gateway"], case.gateway).content)
                     result.floor_bytes = len(_send(http["floor"], case.floor).content)
             for rep in range(reps):
-                for case, result in zip(cases(conversation_id), results, strict=True):
+                for case, result in zip(cases(conversation_id, args.cases), results, strict=True):
                     order = [(gateway, case.gateway), (floor, case.floor)]
                     if rep % 2:
                         order.reverse()
@@ -479,6 +483,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=30, help="warm-up requests per case")
     parser.add_argument("--quick", action="store_true", help="60 requests, 3 reps, 15 warm-up")
     parser.add_argument("--clock", choices=["schedstat", "stat"], default="schedstat")
+    parser.add_argument(
+        "--cases", type=lambda v: v.split(","), help="comma-separated case names (default: all)"
+    )
+    parser.add_argument(
+        "--profile-gateway",
+        type=Path,
+        help="run the gateway under cProfile and write its stats here (ratios then mean little)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.reps, args.warmup = 60, 3, 15

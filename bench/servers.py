@@ -18,7 +18,10 @@ Run: ``python -m bench.servers gateway|floor --port P --mongo-uri URI --db NAME 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import math
+import signal
+import time
 from typing import Any
 
 import orjson
@@ -182,21 +185,38 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--secret", default="")
+    parser.add_argument("--profile", help="write a cProfile of the whole run to this file")
     args = parser.parse_args()
     if args.kind == "gateway":
         app = gateway_app(args.mongo_uri, args.db, args.secret)
     else:
         app = floor_app(args.mongo_uri, args.db, args.user)
-    # The same server stack for both: uvloop and httptools, no access log.
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    # CPU time, not wall time: waits on the database must not show as hot spots.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    if profiler is not None:
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; turn
+        # it into an exception so the stats below get written.
+        signal.signal(signal.SIGTERM, _exit)
+        profiler.enable()
+    try:
+        # The same server stack for both: uvloop and httptools, no access log.
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

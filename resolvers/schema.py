@@ -17,6 +17,8 @@ from resolvers import tags as tag_ops
 from resolvers.clock import iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import UserError
+from resolvers.execution import execution_context_for, install_plans
+from resolvers.selection import selects
 from resolvers.types import (
     Conversation,
     ConversationConnection,
@@ -91,10 +93,12 @@ class Query:
                 sort_by=sort_by.value,
                 sort_direction=sort_direction.value,
             ),
-            with_total=False,
+            # Counted with the page (concurrently) only when asked for.
+            with_total=selects(info, "totalCount"),
         )
+        cursor_of = page.cursor_after
         edges = [
-            ConversationEdge(cursor=page.cursor_after(doc), node=Conversation.from_doc(doc))
+            ConversationEdge(node=Conversation.from_doc(doc), cursor_of=cursor_of)
             for doc in page.items
         ]
         return ConversationConnection(
@@ -102,10 +106,11 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.next_cursor is not None,
                 has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursor_of(page.items[0]) if page.items else None,
+                end_cursor=cursor_of(page.items[-1]) if page.items else None,
             ),
-            total=page.total,
+            known_total=page.known_total,
+            count=page.total,
         )
 
     @strawberry.field(description="Your tags, in their order.")
@@ -231,7 +236,15 @@ def config() -> StrawberryConfig:
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The schema with the given extensions (limits, masking, caches)."""
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, config=config(), extensions=list(extensions)
+    """The schema with the given extensions (limits, masking, caches).
+
+    Resolver-less leaf fields take a fast path through execution (see
+    :mod:`resolvers.execution`).
+    """
+    context_class = execution_context_for()
+    schema = strawberry.Schema(
+        query=Query, mutation=Mutation, config=config(), extensions=list(extensions),
+        execution_context_class=context_class,
     )
+    install_plans(context_class, schema._schema)
+    return schema

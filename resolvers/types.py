@@ -7,6 +7,7 @@ go through the per-request DataLoaders in :mod:`resolvers.loaders`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -187,20 +188,32 @@ class PageInfo:
 
 @strawberry.type
 class ConversationEdge:
-    cursor: str
     node: Conversation
+    # Encodes the cursor after a document; shared by the page's edges.
+    cursor_of: strawberry.Private[Callable[[Document], str]]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        # Computed only when selected: most pages ask for pageInfo.endCursor.
+        return self.cursor_of(self.node.doc)
 
 
 @strawberry.type(description="A Relay-style page of conversations.")
 class ConversationConnection:
     edges: list[ConversationEdge]
     page_info: PageInfo
-    total: strawberry.Private[Any]
+    # The count, when the resolver saw `totalCount` selected and ran it with
+    # the page; otherwise how to count on demand.
+    known_total: strawberry.Private[int | None]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="How many conversations match, on all pages.")
-    async def total_count(self) -> int:
-        result: int = await self.total()
-        return result
+    @strawberry.field(
+        description="How many conversations match, on all pages.", graphql_type=int
+    )
+    def total_count(self) -> int | Awaitable[int]:
+        # A plain value when known (no coroutine per request); graphql-core
+        # awaits the count otherwise.
+        return self.known_total if self.known_total is not None else self.count()
 
 
 @strawberry.type

@@ -75,8 +75,12 @@ async def _seed(database: Database) -> None:
         parent = "00000000-0000-0000-0000-000000000000"
         for j in range(MESSAGES_PER_CONVERSATION):
             message = message_doc(
-                ALICE, doc["conversationId"], parent=parent, text=f"m{j}",
-                created_at=at + timedelta(seconds=j), isCreatedByUser=j % 2 == 0,
+                ALICE,
+                doc["conversationId"],
+                parent=parent,
+                text=f"m{j}",
+                created_at=at + timedelta(seconds=j),
+                isCreatedByUser=j % 2 == 0,
             )
             messages.append(message)
             parent = message["messageId"]
@@ -84,8 +88,14 @@ async def _seed(database: Database) -> None:
     await database.messages.insert_many(messages)
     await database.tags.insert_many(
         [
-            {"tag": name, "user": ALICE, "count": 0, "position": p,
-             "createdAt": BASE_TIME, "updatedAt": BASE_TIME}
+            {
+                "tag": name,
+                "user": ALICE,
+                "count": 0,
+                "position": p,
+                "createdAt": BASE_TIME,
+                "updatedAt": BASE_TIME,
+            }
             for p, name in enumerate(TAG_NAMES)
         ]
     )
@@ -98,7 +108,10 @@ def command_log() -> CommandLog:
 
 @pytest.fixture
 async def counted_client(
-    settings: Settings, database: Database, mongo_uri: str, db_name: str,
+    settings: Settings,
+    database: Database,
+    mongo_uri: str,
+    db_name: str,
     command_log: CommandLog,
 ) -> AsyncIterator[httpx.AsyncClient]:
     await _seed(database)
@@ -116,7 +129,8 @@ async def counted_client(
 
 async def _page(client: httpx.AsyncClient, first: int) -> dict[str, object]:
     response = await client.post(
-        "/graphql", json={"query": PAGE_QUERY, "variables": {"first": first}},
+        "/graphql",
+        json={"query": PAGE_QUERY, "variables": {"first": first}},
         headers=auth(ALICE),
     )
     assert response.status_code == 200, response.text
