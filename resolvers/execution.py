@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,13 @@ _EXPECTED = {
 }
 
 
+_SLOW = object()  # "take graphql-core's normal path"
+
+# Reads one field from its source: the serialised value, or _SLOW. It may
+# raise; callers then take the normal path, which reports the error.
+FastResolver = Callable[[Any], Any]
+
+
 @dataclass(frozen=True, slots=True)
 class LeafPlan:
     """How to answer one resolver-less leaf field (or list of leaves)."""
@@ -72,34 +80,41 @@ class LeafPlan:
     is_list: bool
     items_non_null: bool
 
+    def resolver(self) -> FastResolver:
+        """A function specialised for this field (no lookups on the plan per call)."""
+        attribute, coerce, non_null = self.attribute, self.leaf.coerce_output_value, self.non_null
+        if not self.is_list:
 
-_SLOW = object()  # "take graphql-core's normal path"
+            def resolve_leaf(source: Any) -> Any:
+                value = getattr(source, attribute)
+                if value is None:
+                    return _SLOW if non_null else None
+                result = coerce(value)
+                return _SLOW if result is None or result is Undefined else result
 
+            return resolve_leaf
+        items_non_null = self.items_non_null
 
-def _resolve(plan: LeafPlan, source: Any) -> Any:
-    value = getattr(source, plan.attribute, Undefined)
-    if value is None:
-        return _SLOW if plan.non_null else None
-    if value is Undefined:
-        return _SLOW
-    coerce = plan.leaf.coerce_output_value
-    if not plan.is_list:
-        result = coerce(value)
-        return _SLOW if result is None or result is Undefined else result
-    if not isinstance(value, list | tuple):
-        return _SLOW
-    items: list[Any] = []
-    for item in value:
-        if item is None:
-            if plan.items_non_null:
+        def resolve_list(source: Any) -> Any:
+            value = getattr(source, attribute)
+            if value is None:
+                return _SLOW if non_null else None
+            if not isinstance(value, list | tuple):
                 return _SLOW
-            items.append(None)
-            continue
-        coerced = coerce(item)
-        if coerced is None or coerced is Undefined:
-            return _SLOW
-        items.append(coerced)
-    return items
+            items: list[Any] = []
+            for item in value:
+                if item is None:
+                    if items_non_null:
+                        return _SLOW
+                    items.append(None)
+                    continue
+                coerced = coerce(item)
+                if coerced is None or coerced is Undefined:
+                    return _SLOW
+                items.append(coerced)
+            return items
+
+        return resolve_list
 
 
 def _plan_for(type_: GraphQLOutputType, attribute: str) -> LeafPlan | None:
@@ -156,6 +171,7 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """
 
     plans: dict[str, dict[str, LeafPlan]] = {}
+    resolvers: dict[str, dict[str, FastResolver]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -176,15 +192,15 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # summary, a page info) is answered in one loop, without a path or an
         # awaitable check per field.
         if self._fast:
-            fields = self.plans.get(parent_type.name)
+            fields = self.resolvers.get(parent_type.name)
             if fields is not None:
                 results: dict[str, Any] = {}
                 for response_name, field_details_list in grouped_field_set.items():
-                    plan = fields.get(field_details_list[0].node.name.value)
-                    if plan is None:
+                    resolve = fields.get(field_details_list[0].node.name.value)
+                    if resolve is None:
                         break
                     try:
-                        value = _resolve(plan, source_value)
+                        value = resolve(source_value)
                     except Exception:
                         break
                     if value is _SLOW:
@@ -205,12 +221,12 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._fast:
-            fields = self.plans.get(parent_type.name)
+            fields = self.resolvers.get(parent_type.name)
             if fields is not None:
-                plan = fields.get(field_details_list[0].node.name.value)
-                if plan is not None:
+                resolve = fields.get(field_details_list[0].node.name.value)
+                if resolve is not None:
                     try:
-                        result = _resolve(plan, source)
+                        result = resolve(source)
                     except Exception:
                         result = _SLOW  # the normal path reports it properly
                     if result is not _SLOW:
@@ -222,8 +238,16 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 def execution_context_for() -> type[LeafFastExecutionContext]:
     """A fresh subclass whose plans :func:`install_plans` fills for one schema."""
-    return type("SchemaLeafFastExecutionContext", (LeafFastExecutionContext,), {"plans": {}})
+    return type(
+        "SchemaLeafFastExecutionContext",
+        (LeafFastExecutionContext,),
+        {"plans": {}, "resolvers": {}},
+    )
 
 
 def install_plans(context_class: type[LeafFastExecutionContext], schema: GraphQLSchema) -> None:
     context_class.plans = leaf_plans(schema)
+    context_class.resolvers = {
+        type_name: {name: plan.resolver() for name, plan in fields.items()}
+        for type_name, fields in context_class.plans.items()
+    }

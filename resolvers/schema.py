@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,35 @@ DateTimeScalar = strawberry.scalar(
 )
 
 
+async def _prefetch(
+    ctx: GraphQLContext, nodes: list[Conversation], *, messages: bool, tags: bool
+) -> None:
+    """Load the page's messages and tags now, one query each, side by side.
+
+    The same loaders serve them (so a later load in the request hits their
+    cache); the conversations then hold plain lists, and their fields need no
+    coroutine each.
+    """
+    if not nodes or not (messages or tags):
+        return
+    loads: list[Awaitable[Any]] = []
+    if messages:
+        loads.append(ctx.loaders.messages.load_many([n.conversation_id for n in nodes]))
+    names = list(dict.fromkeys(t for n in nodes for t in n.tag_names)) if tags else []
+    if names:
+        loads.append(ctx.loaders.tags.load_many(names))
+    results = iter(await asyncio.gather(*loads))
+    if messages:
+        for node, found in zip(nodes, next(results), strict=True):
+            node.prefetched_messages = found
+    if tags:
+        by_name = dict(zip(names, next(results), strict=True)) if names else {}
+        for node in nodes:
+            node.prefetched_tags = [
+                tag for tag in (by_name.get(name) for name in node.tag_names) if tag is not None
+            ]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="One of your conversations (NOT_FOUND / FORBIDDEN otherwise).")
@@ -96,11 +126,13 @@ class Query:
             # Counted with the page (concurrently) only when asked for.
             with_total=selects(info, "totalCount"),
         )
+        nodes = [Conversation.from_doc(doc) for doc in page.items]
+        await _prefetch(
+            ctx, nodes, messages=selects(info, "edges", "node", "messages"),
+            tags=selects(info, "edges", "node", "tags"),
+        )
         cursor_of = page.cursor_after
-        edges = [
-            ConversationEdge(node=Conversation.from_doc(doc), cursor_of=cursor_of)
-            for doc in page.items
-        ]
+        edges = [ConversationEdge(node=node, cursor_of=cursor_of) for node in nodes]
         return ConversationConnection(
             edges=edges,
             page_info=PageInfo(

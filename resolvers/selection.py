@@ -1,14 +1,16 @@
-"""What a client selected under the field being resolved (first level only).
+"""What a client selected under the field being resolved.
 
-Resolvers use it to fetch only what is asked for, e.g. to run a page's count
-together with the page when ``totalCount`` is selected. It walks the
-operation's AST directly (fields, fragment spreads, inline fragments): far
-cheaper than ``Info.selected_fields``, which converts the whole subtree.
+Resolvers use it to fetch only what is asked for, and all at once: a page's
+count together with the page when ``totalCount`` is selected, every
+conversation's messages in one go when ``edges.node.messages`` is. It walks
+the operation's AST directly (fields, fragment spreads, inline fragments)
+along one path: far cheaper than ``Info.selected_fields``, which converts the
+whole subtree into objects on every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from graphql import (
     FieldNode,
@@ -20,38 +22,44 @@ from graphql import (
 from strawberry.types import Info
 
 
-def _selects(
+def _fields_named(
     selections: Iterable[SelectionNode],
     name: str,
     fragments: Mapping[str, FragmentDefinitionNode],
     seen: set[str],
-) -> bool:
+) -> Iterator[FieldNode]:
     for selection in selections:
         if isinstance(selection, FieldNode):
             if selection.name.value == name:
-                return True
+                yield selection
         elif isinstance(selection, InlineFragmentNode):
-            if _selects(selection.selection_set.selections, name, fragments, seen):
-                return True
+            yield from _fields_named(selection.selection_set.selections, name, fragments, seen)
         elif isinstance(selection, FragmentSpreadNode):
             fragment_name = selection.name.value
             fragment = fragments.get(fragment_name)
             if fragment is not None and fragment_name not in seen:
                 seen.add(fragment_name)
-                if _selects(fragment.selection_set.selections, name, fragments, seen):
-                    return True
-    return False
+                yield from _fields_named(
+                    fragment.selection_set.selections, name, fragments, seen
+                )
 
 
-def selects(info: Info, name: str) -> bool:
-    """Whether the current field's selection includes the field ``name``.
+def selects(info: Info, *path: str) -> bool:
+    """Whether the current field's selection reaches ``path`` (field names).
 
+    ``selects(info, "totalCount")``, ``selects(info, "edges", "node", "tags")``.
     Directives (``@skip``/``@include``) are not evaluated: a field they drop
     still counts as selected, which costs at most some unneeded work.
     """
     raw = info._raw_info
-    return any(
-        node.selection_set is not None
-        and _selects(node.selection_set.selections, name, raw.fragments, set())
-        for node in raw.field_nodes
-    )
+    level: list[FieldNode] = list(raw.field_nodes)
+    for name in path:
+        level = [
+            found
+            for node in level
+            if node.selection_set is not None
+            for found in _fields_named(node.selection_set.selections, name, raw.fragments, set())
+        ]
+        if not level:
+            return False
+    return True

@@ -173,3 +173,57 @@ async def test_page_without_count_skips_the_count_command(
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]["conversations"]["edges"]) == 100
     assert command_log.take() == ["find"]
+
+
+FRAGMENT_QUERY = """
+query Page {
+  conversations(first: 30) {
+    ... on ConversationConnection { totalCount }
+    edges { node { ...Card } }
+  }
+}
+fragment Card on Conversation { title ...Extras }
+fragment Extras on Conversation { tags { tag } messages { text } }
+"""
+
+
+async def test_fragments_are_seen_and_still_cost_four_commands(
+    counted_client: httpx.AsyncClient, command_log: CommandLog
+) -> None:
+    command_log.take()
+    response = await counted_client.post(
+        "/graphql", json={"query": FRAGMENT_QUERY}, headers=auth(ALICE)
+    )
+    assert response.status_code == 200, response.text
+    page = response.json()["data"]["conversations"]
+    assert page["totalCount"] == N_CONVERSATIONS
+    assert all(
+        len(e["node"]["tags"]) == 2
+        and [m["text"] for m in e["node"]["messages"]] == ["m0", "m1", "m2"]
+        for e in page["edges"]
+    )
+    assert sorted(command_log.take()) == ["aggregate", "find", "find", "find"]
+
+
+async def test_one_conversation_loads_its_messages_and_tags_on_demand(
+    counted_client: httpx.AsyncClient, command_log: CommandLog, database: Database
+) -> None:
+    doc = await database.conversations.find_one({"user": ALICE, "title": "Chat 7"})
+    assert doc is not None
+    command_log.take()
+    response = await counted_client.post(
+        "/graphql",
+        json={
+            "query": "query C($id: String!) { conversation(conversationId: $id) {"
+            " title tags { tag } messages { text children { text } } } }",
+            "variables": {"id": doc["conversationId"]},
+        },
+        headers=auth(ALICE),
+    )
+    assert response.status_code == 200, response.text
+    node = response.json()["data"]["conversation"]
+    assert [t["tag"] for t in node["tags"]] == doc["tags"]
+    assert [m["text"] for m in node["messages"]] == ["m0", "m1", "m2"]
+    assert node["messages"][0]["children"] == [{"text": "m1"}]
+    # The conversation, then its messages and its tags (one query each).
+    assert sorted(command_log.take()) == ["find", "find", "find"]
