@@ -70,6 +70,11 @@ class ConversationPage:
     _total: int | None
     _count: Callable[[], Awaitable[int]]
 
+    @property
+    def known_total(self) -> int | None:
+        """The total if it was counted with the page, else None."""
+        return self._total
+
     async def total(self) -> int:
         if self._total is None:
             self._total = await self._count()

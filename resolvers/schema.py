@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,8 +22,10 @@ from resolvers import title_generation
 from resolvers.clock import iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import BadInput, UserError
+from resolvers.execution import execution_context_for, install_plans
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.loaders import _link_tree
+from resolvers.selection import selects
 from resolvers.subscriptions import Subscription
 from resolvers.types import (
     Conversation,
@@ -66,6 +69,35 @@ DateTimeScalar = strawberry.scalar(
 )
 
 
+async def _prefetch(
+    ctx: GraphQLContext, nodes: list[Conversation], *, messages: bool, tags: bool
+) -> None:
+    """Load the page's messages and tags now, one query each, side by side.
+
+    The same loaders serve them (so a later load in the request hits their
+    cache); the conversations then hold plain lists, and their fields need no
+    coroutine each.
+    """
+    if not nodes or not (messages or tags):
+        return
+    loads: list[Awaitable[Any]] = []
+    if messages:
+        loads.append(ctx.loaders.messages.load_many([n.conversation_id for n in nodes]))
+    names = list(dict.fromkeys(t for n in nodes for t in n.tag_names)) if tags else []
+    if names:
+        loads.append(ctx.loaders.tags.load_many(names))
+    results = iter(await asyncio.gather(*loads))
+    if messages:
+        for node, found in zip(nodes, next(results), strict=True):
+            node.prefetched_messages = found
+    if tags:
+        by_name = dict(zip(names, next(results), strict=True)) if names else {}
+        for node in nodes:
+            node.prefetched_tags = [
+                tag for tag in (by_name.get(name) for name in node.tag_names) if tag is not None
+            ]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="One of your conversations (NOT_FOUND / FORBIDDEN otherwise).")
@@ -103,21 +135,26 @@ class Query:
                 sort_by=sort_by.value,
                 sort_direction=sort_direction.value,
             ),
-            with_total=False,
+            # Counted with the page (concurrently) only when asked for.
+            with_total=selects(info, "totalCount"),
         )
-        edges = [
-            ConversationEdge(cursor=page.cursor_after(doc), node=Conversation.from_doc(doc))
-            for doc in page.items
-        ]
+        nodes = [Conversation.from_doc(doc) for doc in page.items]
+        await _prefetch(
+            ctx, nodes, messages=selects(info, "edges", "node", "messages"),
+            tags=selects(info, "edges", "node", "tags"),
+        )
+        cursor_of = page.cursor_after
+        edges = [ConversationEdge(node=node, cursor_of=cursor_of) for node in nodes]
         return ConversationConnection(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.next_cursor is not None,
                 has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursor_of(page.items[0]) if page.items else None,
+                end_cursor=cursor_of(page.items[-1]) if page.items else None,
             ),
-            total=page.total,
+            known_total=page.known_total,
+            count=page.total,
         )
 
     @strawberry.field(description="Your tags, in their order.")
@@ -339,11 +376,19 @@ def build_schema(
     field_suggestions: bool = True,
     max_batch: int = 0,
 ) -> strawberry.Schema:
-    """The schema with the given extensions (limits, masking, caches)."""
-    return strawberry.Schema(
+    """The schema with the given extensions (limits, masking, caches).
+
+    Resolver-less leaf fields take a fast path through execution (see
+    :mod:`resolvers.execution`).
+    """
+    context_class = execution_context_for()
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=config(field_suggestions=field_suggestions, max_batch=max_batch),
         extensions=list(extensions),
+        execution_context_class=context_class,
     )
+    install_plans(context_class, schema._schema)
+    return schema

@@ -7,6 +7,7 @@ go through the per-request DataLoaders in :mod:`resolvers.loaders`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -32,6 +33,10 @@ def _str(value: Any) -> str | None:
 
 def _date(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
+
+
+async def _existing(found: Awaitable[list[Tag | None]]) -> list[Tag]:
+    return [t for t in await found if t is not None]
 
 
 @strawberry.enum(description="What a conversation list is ordered by.")
@@ -134,6 +139,10 @@ class Conversation:
     created_at: datetime | None
     updated_at: datetime | None
     doc: strawberry.Private[Document]
+    # Filled by a page resolver that loaded every conversation's messages or
+    # tags at once (see resolvers.schema); None: load on demand.
+    prefetched_messages: strawberry.Private[list[Message] | None] = None
+    prefetched_tags: strawberry.Private[list[Tag] | None] = None
 
     @classmethod
     def from_doc(cls, doc: Document) -> Conversation:
@@ -164,17 +173,30 @@ class Conversation:
     def preset(self) -> JSON:
         return JSON({k: v for k, v in self.doc.items() if k not in _CONVERSATION_FIELDS})
 
-    @strawberry.field(description="All messages, oldest first (one query per page).")
-    async def messages(self, info: Info) -> list[Message]:
-        messages: list[Message] = await info.context.loaders.messages.load(self.conversation_id)
-        return messages
+    # Plain (not async) resolvers: a prefetched list is returned as it is,
+    # with no coroutine per conversation; otherwise graphql-core awaits the
+    # per-request loader, which batches every conversation into one query.
+    @strawberry.field(
+        description="All messages, oldest first (one query per page).",
+        graphql_type=list[Message],
+    )
+    def messages(self, info: Info) -> list[Message] | Awaitable[list[Message]]:
+        if self.prefetched_messages is not None:
+            return self.prefetched_messages
+        loaded: Awaitable[list[Message]] = info.context.loaders.messages.load(
+            self.conversation_id
+        )
+        return loaded
 
-    @strawberry.field(description="The conversation's tags (one query per page).")
-    async def tags(self, info: Info) -> list[Tag]:
+    @strawberry.field(
+        description="The conversation's tags (one query per page).", graphql_type=list[Tag]
+    )
+    def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
+        if self.prefetched_tags is not None:
+            return self.prefetched_tags
         if not self.tag_names:
             return []
-        found = await info.context.loaders.tags.load_many(self.tag_names)
-        return [t for t in found if t is not None]
+        return _existing(info.context.loaders.tags.load_many(self.tag_names))
 
 
 @strawberry.type
@@ -187,20 +209,32 @@ class PageInfo:
 
 @strawberry.type
 class ConversationEdge:
-    cursor: str
     node: Conversation
+    # Encodes the cursor after a document; shared by the page's edges.
+    cursor_of: strawberry.Private[Callable[[Document], str]]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        # Computed only when selected: most pages ask for pageInfo.endCursor.
+        return self.cursor_of(self.node.doc)
 
 
 @strawberry.type(description="A Relay-style page of conversations.")
 class ConversationConnection:
     edges: list[ConversationEdge]
     page_info: PageInfo
-    total: strawberry.Private[Any]
+    # The count, when the resolver saw `totalCount` selected and ran it with
+    # the page; otherwise how to count on demand.
+    known_total: strawberry.Private[int | None]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="How many conversations match, on all pages.")
-    async def total_count(self) -> int:
-        result: int = await self.total()
-        return result
+    @strawberry.field(
+        description="How many conversations match, on all pages.", graphql_type=int
+    )
+    def total_count(self) -> int | Awaitable[int]:
+        # A plain value when known (no coroutine per request); graphql-core
+        # awaits the count otherwise.
+        return self.known_total if self.known_total is not None else self.count()
 
 
 @strawberry.type

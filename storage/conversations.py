@@ -141,7 +141,9 @@ async def list_page(
     if after is not None:
         query["$and"].append(after_position(fields, direction, after))
     cursor = database.conversations.find(
-        query, SUMMARY_PROJECTION, sort=[(f, direction) for f in fields], limit=limit
+        query, SUMMARY_PROJECTION, sort=[(f, direction) for f in fields], limit=limit,
+        # The whole page in the first reply, whatever the limit (no getMore).
+        batch_size=limit,
     )
     if skip and after is None:
         cursor = cursor.skip(skip)

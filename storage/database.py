@@ -16,6 +16,11 @@ CONVERSATIONS = "conversations"
 MESSAGES = "messages"
 TAGS = "conversationtags"
 
+# Batch size for finds whose whole result the caller wants at once (a page's
+# messages or tags): the server then answers in one reply, up to its 16 MiB
+# batch cap, instead of 101 documents and a getMore round trip for the rest.
+WHOLE_RESULT = 1_000_000
+
 
 @dataclass(frozen=True)
 class Database:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from storage.conversations import substring_regex
-from storage.database import Database, Document
+from storage.database import WHOLE_RESULT, Database, Document
 
 HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
 # Tree-rebuild order: a parent is always created before its children.
@@ -25,7 +25,9 @@ async def for_conversations(
         query["conversationId"] = conversation_ids[0]
     else:
         query["conversationId"] = {"$in": list(conversation_ids)}
-    cursor = database.messages.find(query, projection or HIDDEN, sort=TREE_ORDER)
+    cursor = database.messages.find(
+        query, projection or HIDDEN, sort=TREE_ORDER, batch_size=WHOLE_RESULT
+    )
     return await cursor.to_list(None)
 
 

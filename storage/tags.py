@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from storage.database import Database, Document
+from storage.database import WHOLE_RESULT, Database, Document
 
 HIDDEN: dict[str, Any] = {"__v": 0}
 BY_POSITION = [("position", 1), ("_id", 1)]
@@ -37,7 +37,9 @@ async def find(database: Database, user: str, tag: str) -> Document | None:
 async def find_many(database: Database, user: str, tags: Sequence[str]) -> list[Document]:
     if not tags:
         return []
-    cursor = database.tags.find({"user": user, "tag": {"$in": list(tags)}}, HIDDEN)
+    cursor = database.tags.find(
+        {"user": user, "tag": {"$in": list(tags)}}, HIDDEN, batch_size=WHOLE_RESULT
+    )
     return await cursor.to_list(None)
 
 
