@@ -1,21 +1,23 @@
-"""A faster path through graphql-core for resolver-less leaf fields.
+"""A faster path through graphql-core for resolver-less fields.
 
-Most of what a conversation page returns is leaf fields read from plain
-attributes (``title``, ``updatedAt``...). For each of them graphql-core builds
-a ``GraphQLResolveInfo``, looks up arguments, calls Strawberry's default
-resolver through two wrappers, checks for an awaitable and walks
-``complete_value`` down the non-null wrapper before serialising: several
+Most of what a conversation page returns is fields read from plain
+attributes (``title``, ``updatedAt``, an edge's ``node``...). For each of them
+graphql-core builds a ``GraphQLResolveInfo``, looks up arguments, calls
+Strawberry's default resolver through two wrappers, checks for an awaitable,
+makes a path and walks ``complete_value`` down the type's wrappers: several
 microseconds per field, the largest share of a page's CPU (about 430 fields
 for a page of 25 summaries).
 
 :class:`LeafFastExecutionContext` answers such fields directly: read the
-attribute, serialise it with the field's own scalar or enum, done. Its plan
-is computed once per schema from what Strawberry itself marks as a basic
-field (no resolver, no permission or field extension, no exception handler),
-so a field with any behaviour of its own never takes it. Anything unusual
-(a null in a non-null field, a value the scalar refuses, a schema extension
-that wraps every resolver) goes through graphql-core's normal path, which
-raises the same located errors as before.
+attribute, serialise it with the field's own scalar or enum, or answer an
+object's (or a list of objects') sub-selection the same way when it is plain
+too. Which fields qualify is computed once per schema from what Strawberry
+itself marks as a basic field (no resolver, no permission or field
+extension, no exception handler), so a field with any behaviour of its own
+never takes it, and a selection is checked before any value is read.
+Anything unusual (a null in a non-null field, a value the scalar refuses, a
+schema extension that wraps every resolver) goes through graphql-core's
+normal path, which raises the same located errors as before.
 """
 
 from __future__ import annotations
