@@ -1,21 +1,23 @@
-"""A faster path through graphql-core for resolver-less leaf fields.
+"""A faster path through graphql-core for resolver-less fields.
 
-Most of what a conversation page returns is leaf fields read from plain
-attributes (``title``, ``updatedAt``...). For each of them graphql-core builds
-a ``GraphQLResolveInfo``, looks up arguments, calls Strawberry's default
-resolver through two wrappers, checks for an awaitable and walks
-``complete_value`` down the non-null wrapper before serialising: several
+Most of what a conversation page returns is fields read from plain
+attributes (``title``, ``updatedAt``, an edge's ``node``...). For each of them
+graphql-core builds a ``GraphQLResolveInfo``, looks up arguments, calls
+Strawberry's default resolver through two wrappers, checks for an awaitable,
+makes a path and walks ``complete_value`` down the type's wrappers: several
 microseconds per field, the largest share of a page's CPU (about 430 fields
 for a page of 25 summaries).
 
 :class:`LeafFastExecutionContext` answers such fields directly: read the
-attribute, serialise it with the field's own scalar or enum, done. Its plan
-is computed once per schema from what Strawberry itself marks as a basic
-field (no resolver, no permission or field extension, no exception handler),
-so a field with any behaviour of its own never takes it. Anything unusual
-(a null in a non-null field, a value the scalar refuses, a schema extension
-that wraps every resolver) goes through graphql-core's normal path, which
-raises the same located errors as before.
+attribute, serialise it with the field's own scalar or enum, or answer an
+object's (or a list of objects') sub-selection the same way when it is plain
+too. Which fields qualify is computed once per schema from what Strawberry
+itself marks as a basic field (no resolver, no permission or field
+extension, no exception handler), so a field with any behaviour of its own
+never takes it, and a selection is checked before any value is read.
+Anything unusual (a null in a non-null field, a value the scalar refuses, a
+schema extension that wraps every resolver) goes through graphql-core's
+normal path, which raises the same located errors as before.
 """
 
 from __future__ import annotations
@@ -117,7 +119,19 @@ class LeafPlan:
         return resolve_list
 
 
-def _plan_for(type_: GraphQLOutputType, attribute: str) -> LeafPlan | None:
+@dataclass(frozen=True, slots=True)
+class ObjectPlan:
+    """A resolver-less field holding an object (or a list of objects)."""
+
+    attribute: str
+    object_type: GraphQLObjectType
+    non_null: bool
+    is_list: bool
+    items_non_null: bool
+
+
+def _unwrap(type_: GraphQLOutputType) -> tuple[Any, bool, bool, bool]:
+    """(named type, non_null, is_list, items_non_null)."""
     non_null = isinstance(type_, GraphQLNonNull)
     inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     is_list = isinstance(inner, GraphQLList)
@@ -126,14 +140,25 @@ def _plan_for(type_: GraphQLOutputType, attribute: str) -> LeafPlan | None:
         item = inner.of_type
         items_non_null = isinstance(item, GraphQLNonNull)
         inner = item.of_type if isinstance(item, GraphQLNonNull) else item
-    if not is_leaf_type(inner):
-        return None
-    return LeafPlan(attribute, inner, non_null, is_list, items_non_null)
+    return inner, non_null, is_list, items_non_null
 
 
-def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
-    """Plans for every basic leaf field of the schema, by type and field name."""
-    plans: dict[str, dict[str, LeafPlan]] = {}
+def _plan_for(type_: GraphQLOutputType, attribute: str) -> LeafPlan | ObjectPlan | None:
+    inner, non_null, is_list, items_non_null = _unwrap(type_)
+    if is_leaf_type(inner):
+        return LeafPlan(attribute, inner, non_null, is_list, items_non_null)
+    # An object type with no is_type_of check (no interfaces): graphql-core
+    # completes it by executing its sub-selection on the value as it is.
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return ObjectPlan(attribute, inner, non_null, is_list, items_non_null)
+    return None
+
+
+def basic_field_plans(
+    schema: GraphQLSchema,
+) -> dict[str, dict[str, LeafPlan | ObjectPlan]]:
+    """Plans for every basic field of the schema (leaf or object), by type and name."""
+    plans: dict[str, dict[str, LeafPlan | ObjectPlan]] = {}
     for type_name, graphql_type in schema.type_map.items():
         if type_name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
             continue
@@ -151,6 +176,26 @@ def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
     return plans
 
 
+def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
+    """Plans for every basic leaf field of the schema, by type and field name."""
+    leaves: dict[str, dict[str, LeafPlan]] = {}
+    for type_name, fields in basic_field_plans(schema).items():
+        for name, plan in fields.items():
+            if isinstance(plan, LeafPlan):
+                leaves.setdefault(type_name, {})[name] = plan
+    return leaves
+
+
+def object_plans(schema: GraphQLSchema) -> dict[str, dict[str, ObjectPlan]]:
+    """Plans for every basic object-valued field, by type and field name."""
+    objects: dict[str, dict[str, ObjectPlan]] = {}
+    for type_name, fields in basic_field_plans(schema).items():
+        for name, plan in fields.items():
+            if isinstance(plan, ObjectPlan):
+                objects.setdefault(type_name, {})[name] = plan
+    return objects
+
+
 def _compatible() -> bool:
     for name, params in _EXPECTED.items():
         method = getattr(StrawberryGraphQLCoreExecutionContext, name, None)
@@ -165,13 +210,24 @@ if not COMPATIBLE:  # pragma: no cover - depends on the installed graphql-core
 
 
 class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context with the leaf fast path.
+    """Strawberry's execution context with the fast path for plain fields.
 
-    ``plans`` is filled for each schema by :func:`execution_context_for`.
+    A selection made only of resolver-less fields (leaves, objects, lists of
+    objects, ``__typename``) reads nothing but plain attributes: no resolver
+    runs, so it can be answered in one pass over the data without a
+    ``GraphQLResolveInfo``, a path or an awaitable check per field. Whether a
+    selection qualifies is decided before any value is read; if the data then
+    holds something unusual (a null in a non-null field, a value the scalar
+    refuses), the pass is dropped, nothing having run, and graphql-core's
+    normal path answers with its usual located errors.
+
+    ``plans``, ``resolvers`` and ``objects`` are filled for each schema by
+    :func:`install_plans`.
     """
 
     plans: dict[str, dict[str, LeafPlan]] = {}
     resolvers: dict[str, dict[str, FastResolver]] = {}
+    objects: dict[str, dict[str, ObjectPlan]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -179,6 +235,75 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # then nothing takes the fast path.
         manager = self.middleware_manager
         self._fast = COMPATIBLE and not (manager is not None and manager.middlewares)
+        # Per request: whether a collected selection qualifies, by identity
+        # (the selection is kept with the answer so its id cannot be reused).
+        self._qualifies: dict[int, tuple[Any, bool]] = {}
+
+    def _plain(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> bool:
+        """Whether every field selected here (and below) is a plain field."""
+        memo = self._qualifies.get(id(grouped_field_set))
+        if memo is not None and memo[0] is grouped_field_set:
+            return bool(memo[1])
+        leaves = self.resolvers.get(parent_type.name, {})
+        objects = self.objects.get(parent_type.name, {})
+        plain = True
+        for field_details_list in grouped_field_set.values():
+            name = field_details_list[0].node.name.value
+            if name in leaves or name == "__typename":
+                continue
+            plan = objects.get(name)
+            if plan is None or not self._plain_object(plan, field_details_list):
+                plain = False
+                break
+        self._qualifies[id(grouped_field_set)] = (grouped_field_set, plain)
+        return plain
+
+    def _plain_object(self, plan: ObjectPlan, field_details_list: Any) -> bool:
+        sub_fields, new_defer_usages, _ = self.collect_subfields(
+            plan.object_type, field_details_list
+        )
+        return not new_defer_usages and self._plain(plan.object_type, sub_fields)
+
+    def _object_value(self, plan: ObjectPlan, source: Any, field_details_list: Any) -> Any:
+        value = getattr(source, plan.attribute)
+        if value is None:
+            return _SLOW if plan.non_null else None
+        sub_fields = self.collect_subfields(plan.object_type, field_details_list)[0]
+        if not plan.is_list:
+            return self._answer(plan.object_type, value, sub_fields)
+        if not isinstance(value, list | tuple):
+            return _SLOW
+        items: list[Any] = []
+        for item in value:
+            if item is None:
+                if plan.items_non_null:
+                    return _SLOW
+                items.append(None)
+                continue
+            answered = self._answer(plan.object_type, item, sub_fields)
+            if answered is _SLOW:
+                return _SLOW
+            items.append(answered)
+        return items
+
+    def _answer(self, parent_type: GraphQLObjectType, source: Any, grouped_field_set: Any) -> Any:
+        """The result of a plain selection, or _SLOW."""
+        leaves = self.resolvers.get(parent_type.name, {})
+        objects = self.objects.get(parent_type.name, {})
+        results: dict[str, Any] = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            name = field_details_list[0].node.name.value
+            resolve = leaves.get(name)
+            if resolve is not None:
+                value = resolve(source)
+            elif name == "__typename":
+                value = parent_type.name
+            else:
+                value = self._object_value(objects[name], source, field_details_list)
+            if value is _SLOW:
+                return _SLOW
+            results[response_name] = value
+        return results
 
     def execute_fields(
         self,
@@ -188,26 +313,13 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        # An object whose selected fields are all plain leaves (a conversation
-        # summary, a page info) is answered in one loop, without a path or an
-        # awaitable check per field.
-        if self._fast:
-            fields = self.resolvers.get(parent_type.name)
-            if fields is not None:
-                results: dict[str, Any] = {}
-                for response_name, field_details_list in grouped_field_set.items():
-                    resolve = fields.get(field_details_list[0].node.name.value)
-                    if resolve is None:
-                        break
-                    try:
-                        value = resolve(source_value)
-                    except Exception:
-                        break
-                    if value is _SLOW:
-                        break
-                    results[response_name] = value
-                else:
-                    return results
+        if self._fast and self._plain(parent_type, grouped_field_set):
+            try:
+                result = self._answer(parent_type, source_value, grouped_field_set)
+            except Exception:
+                result = _SLOW  # the normal path reports it properly
+            if result is not _SLOW:
+                return result
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )
@@ -220,17 +332,23 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
+        # One plain field among others that are not (e.g. `edges` next to a
+        # resolved `totalCount`): answer just this one.
         if self._fast:
-            fields = self.resolvers.get(parent_type.name)
-            if fields is not None:
-                resolve = fields.get(field_details_list[0].node.name.value)
+            name = field_details_list[0].node.name.value
+            result: Any = _SLOW
+            try:
+                resolve = self.resolvers.get(parent_type.name, {}).get(name)
                 if resolve is not None:
-                    try:
-                        result = resolve(source)
-                    except Exception:
-                        result = _SLOW  # the normal path reports it properly
-                    if result is not _SLOW:
-                        return result
+                    result = resolve(source)
+                else:
+                    plan = self.objects.get(parent_type.name, {}).get(name)
+                    if plan is not None and self._plain_object(plan, field_details_list):
+                        result = self._object_value(plan, source, field_details_list)
+            except Exception:
+                result = _SLOW
+            if result is not _SLOW:
+                return result
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
@@ -241,12 +359,13 @@ def execution_context_for() -> type[LeafFastExecutionContext]:
     return type(
         "SchemaLeafFastExecutionContext",
         (LeafFastExecutionContext,),
-        {"plans": {}, "resolvers": {}},
+        {"plans": {}, "resolvers": {}, "objects": {}},
     )
 
 
 def install_plans(context_class: type[LeafFastExecutionContext], schema: GraphQLSchema) -> None:
     context_class.plans = leaf_plans(schema)
+    context_class.objects = object_plans(schema)
     context_class.resolvers = {
         type_name: {name: plan.resolver() for name, plan in fields.items()}
         for type_name, fields in context_class.plans.items()

@@ -17,6 +17,7 @@ from resolvers.execution import (
     execution_context_for,
     install_plans,
     leaf_plans,
+    object_plans,
 )
 from resolvers.schema import build_schema, config
 
@@ -28,6 +29,16 @@ class Colour(Enum):
 
 
 @strawberry.type
+class Part:
+    label: str
+    weight: int | None
+
+    @strawberry.field
+    def loud(self) -> str:
+        return self.label.upper()
+
+
+@strawberry.type
 class Item:
     name: str
     note: str | None
@@ -36,6 +47,8 @@ class Item:
     labels: list[str]
     maybe_labels: list[str | None] | None
     at: datetime | None
+    parts: list[Part] = strawberry.field(default_factory=list)
+    main: Part | None = None
     internal: strawberry.Private[str] = ""
 
     @strawberry.field
@@ -51,6 +64,19 @@ GOOD = Item(
     labels=["x", "y"],
     maybe_labels=[None, "z"],
     at=datetime(2024, 1, 15, 10, 0, 0, 123000),
+    parts=[Part(label="p", weight=1), Part(label="q", weight=None)],
+    main=Part(label="m", weight=2),
+)
+# A null deep inside a plain selection: the whole selection goes the normal way.
+BROKEN_PART = Item(
+    name="d",
+    note=None,
+    size=4,
+    colour=Colour.RED,
+    labels=[],
+    maybe_labels=None,
+    at=None,
+    parts=[Part(label=None, weight=1)],  # type: ignore[arg-type]
 )
 # Stored data can be wrong: a null in a non-null field, a string in an Int.
 NULL_NAME = Item(
@@ -86,7 +112,7 @@ NULL_LABEL = Item(
 class Query:
     @strawberry.field
     def items(self) -> list[Item | None]:
-        return [GOOD, NULL_NAME, BAD_SIZE, NULL_LABEL]
+        return [GOOD, NULL_NAME, BAD_SIZE, NULL_LABEL, BROKEN_PART]
 
     @strawberry.field
     def good(self) -> Item:
@@ -94,8 +120,10 @@ class Query:
 
 
 QUERY = """{
-  items { name note size colour labels maybeLabels at shout n: name }
-  good { ...F }
+  items { name note size colour labels maybeLabels at shout n: name
+          parts { label weight __typename } main { label } }
+  good { ...F __typename parts { label } main { label loud } }
+  plain: good { name parts { label weight } main { label } }
 }
 fragment F on Item { name size labels }"""
 
@@ -126,14 +154,31 @@ def test_fast_path_matches_the_normal_path_including_errors() -> None:
     normal = _result(_schema(fast=False))
     assert fast == normal
     data, errors = fast
-    assert data["good"] == {"name": "a", "size": 3, "labels": ["x", "y"]}
+    assert data["good"] == {
+        "name": "a",
+        "size": 3,
+        "labels": ["x", "y"],
+        "__typename": "Item",
+        "parts": [{"label": "p"}, {"label": "q"}],
+        "main": {"label": "m", "loud": "M"},
+    }
+    assert data["plain"] == {
+        "name": "a",
+        "parts": [{"label": "p", "weight": 1}, {"label": "q", "weight": None}],
+        "main": {"label": "m"},
+    }
+    assert data["items"][0]["parts"][0] == {"label": "p", "weight": 1, "__typename": "Part"}
     assert data["items"][0]["at"] == "2024-01-15T10:00:00.123Z"
     assert data["items"][0]["maybeLabels"] == [None, "z"]
     # Every broken item is nulled with a located error, as before.
-    assert data["items"][1:] == [None, None, None]
+    assert data["items"][1:] == [None, None, None, None]
     assert errors == [
         ("Cannot return null for non-nullable field Item.labels.", ["items", 3, "labels", 1]),
         ("Cannot return null for non-nullable field Item.name.", ["items", 1, "name"]),
+        (
+            "Cannot return null for non-nullable field Part.label.",
+            ["items", 4, "parts", 0, "label"],
+        ),
         ("Int cannot represent non-integer value: 'many'", ["items", 2, "size"]),
     ]
 
@@ -142,6 +187,7 @@ def test_plans_cover_plain_leaves_only() -> None:
     schema = _schema(fast=True)
     plans = leaf_plans(schema._schema)["Item"]
     assert set(plans) == {"name", "note", "size", "colour", "labels", "maybeLabels", "at"}
+    assert set(object_plans(schema._schema)["Item"]) == {"parts", "main"}
     app_plans = leaf_plans(build_schema()._schema)
     conversation = app_plans["Conversation"]
     assert {"title", "updatedAt", "tagNames", "isArchived"} <= set(conversation)
@@ -162,6 +208,7 @@ class Upper(SchemaExtension):
 def test_an_extension_that_resolves_fields_turns_the_fast_path_off() -> None:
     data, _ = _result(_schema(fast=True, extensions=[Upper]))
     assert data["good"]["name"] == "A"
+    assert data["plain"]["parts"][0]["label"] == "P"
     assert data["items"][0]["colour"] == "BLUE"
 
 
@@ -169,3 +216,22 @@ def test_the_app_schema_uses_the_fast_context() -> None:
     schema = build_schema()
     assert issubclass(schema.execution_context_class, LeafFastExecutionContext)
     assert issubclass(schema.execution_context_class, StrawberryGraphQLCoreExecutionContext)
+
+
+def test_plain_selections_skip_graphql_cores_per_field_work(monkeypatch: Any) -> None:
+    calls: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self: Any, parent_type: Any, *args: Any) -> Any:
+        calls.append(parent_type.name)
+        return original(self, parent_type, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    query = "{ good { name __typename parts { label weight } main { label } } }"
+    normal = _schema(fast=False).execute_sync(query)
+    normal_calls, calls[:] = list(calls), []
+    fast = _schema(fast=True).execute_sync(query)
+    assert fast.data == normal.data and not fast.errors
+    # Only the root field, which has a resolver, goes through graphql-core.
+    assert calls == ["Query"]
+    assert len(normal_calls) == 1 + 4 + 2 * 2 + 1
