@@ -125,11 +125,47 @@ async function main() {
   results.ids = { renamed, archived, pinned, tagged, deleted, all: ids };
 }
 
+// Fork, duplicate, import and gen_title: what the client does after listing.
+// CONVOS_SOURCE_ID/CONVOS_SOURCE_MESSAGE: a conversation with messages and one
+// of them; CONVOS_UNTITLED_ID: a conversation still called "New Chat".
+async function clone() {
+  const source = process.env.CONVOS_SOURCE_ID ?? '';
+  const message = process.env.CONVOS_SOURCE_MESSAGE ?? '';
+  const untitled = process.env.CONVOS_UNTITLED_ID ?? '';
+  await step('forkConversation', () =>
+    dataService.forkConversation({
+      conversationId: source,
+      messageId: message,
+      option: 'directPath',
+      splitAtTarget: false,
+    }),
+  );
+  await step('duplicateConversation', () =>
+    dataService.duplicateConversation({ conversationId: source, title: 'Copied by client' }),
+  );
+  const exported = {
+    conversationId: 'exported-id',
+    title: 'Imported by client',
+    endpoint: 'openAI',
+    messages: [
+      { messageId: 'm1', parentMessageId: '00000000-0000-0000-0000-000000000000',
+        text: 'Hello from an export', isCreatedByUser: true, sender: 'User' },
+      { messageId: 'm2', parentMessageId: 'm1', text: 'Hi!', isCreatedByUser: false,
+        sender: 'GPT-4o' },
+    ],
+  };
+  const form = new FormData();
+  form.append('file', new Blob([JSON.stringify(exported)], { type: 'application/json' }),
+    'export.json');
+  await step('importConversationsFile', () => dataService.importConversationsFile(form));
+  await step('genTitle', () => dataService.genTitle({ conversationId: untitled }));
+}
+
 async function clear() {
   await step('clearAllConversations', () => dataService.clearAllConversations());
   await step('listAfterClear', () => dataService.listConversations({}));
   await step('getConversationTagsAfterClear', () => dataService.getConversationTags());
 }
 
-await (mode === 'clear' ? clear() : main());
+await ({ clear, clone }[mode] ?? main)();
 process.stdout.write(`${JSON.stringify(results)}\n`);

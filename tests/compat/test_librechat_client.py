@@ -144,12 +144,15 @@ async def _seed(database: Database) -> dict[str, Any]:
     }
 
 
-def _run(mode: str, base_url: str, foreign_id: str, node_modules: Path) -> dict[str, Any]:
+def _run(
+    mode: str, base_url: str, foreign_id: str, node_modules: Path, **extra_env: str
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "CONVOS_BASE_URL": base_url,
         "CONVOS_TOKEN": token(ALICE),
         "CONVOS_FOREIGN_ID": foreign_id,
+        **extra_env,
     }
     done = subprocess.run(
         [_tool("node"), str(SCRIPT), mode],
@@ -262,3 +265,52 @@ async def test_librechat_client_lists_edits_tags_and_deletes(
     assert await database.conversations.count_documents({"user": ALICE}) == 0
     assert await database.messages.count_documents({"user": ALICE}) == 0
     assert await database.conversations.count_documents({"user": BOB}) == 1
+
+
+async def test_librechat_client_forks_duplicates_imports_and_gets_titles(
+    base_url: str, database: Database, node_modules: Path
+) -> None:
+    source = conversation_doc(ALICE, title="Source", tags=["work"])
+    question = message_doc(ALICE, source["conversationId"], text="How do I cook pasta?")
+    answer = message_doc(
+        ALICE, source["conversationId"], parent=question["messageId"],
+        created_at=BASE_TIME + timedelta(seconds=1), text="Boil water.", isCreatedByUser=False,
+    )
+    untitled = conversation_doc(ALICE, title="New Chat")
+    opener = message_doc(ALICE, untitled["conversationId"], text="Plan a trip to Lisbon")
+    await database.conversations.insert_many([source, untitled])
+    await database.messages.insert_many([question, answer, opener])
+    await database.tags.insert_one(
+        {"tag": "work", "user": ALICE, "count": 1, "position": 0,
+         "createdAt": BASE_TIME, "updatedAt": BASE_TIME}
+    )
+
+    r = _run(
+        "clone", base_url, "", node_modules,
+        CONVOS_SOURCE_ID=source["conversationId"],
+        CONVOS_SOURCE_MESSAGE=question["messageId"],
+        CONVOS_UNTITLED_ID=untitled["conversationId"],
+    )
+
+    fork = _ok(r, "forkConversation")
+    assert fork["conversation"]["title"] == "Source (Fork)"
+    assert [m["text"] for m in fork["messages"]] == ["How do I cook pasta?"]
+    duplicate = _ok(r, "duplicateConversation")
+    assert duplicate["conversation"]["title"] == "Copied by client"
+    assert [m["text"] for m in duplicate["messages"]] == ["How do I cook pasta?", "Boil water."]
+    assert _ok(r, "importConversationsFile") == {
+        "message": "Conversation(s) imported successfully"
+    }
+    imported = await database.conversations.find_one(
+        {"user": ALICE, "title": "Imported by client"}
+    )
+    assert imported is not None
+    assert await database.messages.count_documents(
+        {"conversationId": imported["conversationId"]}
+    ) == 2
+    title = _ok(r, "genTitle")["title"]
+    assert "lisbon" in title.lower()
+    stored = await database.conversations.find_one({"conversationId": untitled["conversationId"]})
+    assert stored is not None and stored["title"] == title
+    work = await database.tags.find_one({"user": ALICE, "tag": "work"})
+    assert work is not None and work["count"] == 3  # source, fork and duplicate
