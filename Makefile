@@ -33,6 +33,7 @@ browser:
 
 test: $(STAMP) redis browser
 	$(BIN)/ruff check app resolvers storage tests bench
+	$(BIN)/ruff format --check --quiet app resolvers storage tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 

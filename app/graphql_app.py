@@ -292,7 +292,9 @@ class _SpoolingRequestAdapter(StarletteRequestAdapter):
             # upload that was never admitted is not read.
             raise HTTPException(400, "Unsupported content type")
         form = await spool_form(
-            request.stream(), request.headers.get("content-type"), upload.limits,
+            request.stream(),
+            request.headers.get("content-type"),
+            upload.limits,
             upload.directory,
         )
         upload.forms.append(form)

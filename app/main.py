@@ -142,7 +142,11 @@ def create_app(
                 await db.close()
 
     graphql = GraphQLApp(
-        make_schema(settings), settings, services, verifier, proxies,
+        make_schema(settings),
+        settings,
+        services,
+        verifier,
+        proxies,
         persisted=PersistedQueries.from_settings(settings, redis),
         assets_url=_GRAPHIQL_ASSETS,
     )

@@ -201,9 +201,7 @@ class Settings:
         e = os.environ if env is None else env
         mode = (_str(e, "CONVOS_ENV", "development") or "development").lower()
         if mode not in {"development", "production", "test"}:
-            raise SettingsError(
-                f"CONVOS_ENV must be development, production or test, got {mode!r}"
-            )
+            raise SettingsError(f"CONVOS_ENV must be development, production or test, got {mode!r}")
         production = mode == "production"
         proxies = _str(e, "TRUSTED_PROXIES", "") or ""
         settings = cls(

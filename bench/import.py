@@ -180,8 +180,15 @@ def _measure(kind: str, path: Path, batch_messages: int) -> Measure:
     ):
         output = subprocess.run(
             [
-                sys.executable, "-m", "bench.import", "--child", kind, server.uri, str(path),
-                "--batch-messages", str(batch_messages),
+                sys.executable,
+                "-m",
+                "bench.import",
+                "--child",
+                kind,
+                server.uri,
+                str(path),
+                "--batch-messages",
+                str(batch_messages),
             ],
             check=True,
             capture_output=True,
@@ -215,11 +222,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help="also 45,000 x 8 (about 250 MB)")
     parser.add_argument("--sizes", type=_sizes, help="e.g. 1000x2,5000x8 (overrides the above)")
     parser.add_argument(
-        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "convos-bench-import",
+        "--data-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "convos-bench-import",
         help="where generated exports are kept between runs",
     )
     parser.add_argument(
-        "--batch-messages", type=int, default=BATCH_MESSAGES,
+        "--batch-messages",
+        type=int,
+        default=BATCH_MESSAGES,
         help=f"messages per insert in the import (default {BATCH_MESSAGES})",
     )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "URI", "FILE"), help=argparse.SUPPRESS)
@@ -244,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         floor = _measure("floor", path, args.batch_messages)
         imported = _measure("import", path, args.batch_messages)
         assert (imported.conversations, imported.messages) == (
-            floor.conversations, floor.messages,
+            floor.conversations,
+            floor.messages,
         ), "the import and the floor wrote different documents"
         print(
             f"{conversations:>6}x{messages:<3} {path.stat().st_size / 1e6:>7.1f} "

@@ -148,9 +148,7 @@ async def list_conversations(
     if query.page_number is not None and query.page_number > MAX_PAGE_NUMBER:
         raise BadInput(f"pageNumber must be at most {MAX_PAGE_NUMBER}")
 
-    position = (
-        cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
-    )
+    position = cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
     matching_ids = (
         await message_store.conversation_ids_matching(services.database, user, search)
         if search is not None
@@ -166,9 +164,16 @@ async def list_conversations(
         skip = (query.page_number - 1) * limit
 
     page_coro = conversation_store.list_page(
-        services.database, user, flt, sort_by=query.sort_by, direction=direction,
-        after=after, limit=limit + 1, skip=skip,
+        services.database,
+        user,
+        flt,
+        sort_by=query.sort_by,
+        direction=direction,
+        after=after,
+        limit=limit + 1,
+        skip=skip,
     )
+
     def count() -> Awaitable[int]:
         return conversation_store.count(services.database, user, flt)
 
@@ -186,7 +191,11 @@ async def list_conversations(
     else:
         # A cursor from LibreChat carries no page number: count what precedes it.
         before = await conversation_store.count_before(
-            services.database, user, flt, sort_by=query.sort_by, direction=direction,
+            services.database,
+            user,
+            flt,
+            sort_by=query.sort_by,
+            direction=direction,
             position=position.values,
         )
         page_number = before // limit + 1
@@ -199,8 +208,14 @@ async def list_conversations(
         else None
     )
     return ConversationPage(
-        items=items, next_cursor=next_cursor, page_number=page_number, page_size=limit,
-        sort_by=query.sort_by, direction=direction, _total=total, _count=count,
+        items=items,
+        next_cursor=next_cursor,
+        page_number=page_number,
+        page_size=limit,
+        sort_by=query.sort_by,
+        direction=direction,
+        _total=total,
+        _count=count,
     )
 
 
@@ -224,9 +239,7 @@ async def get_conversation(services: Services, user: str, conversation_id: objec
     return doc
 
 
-async def _update(
-    services: Services, user: str, cid: str, changes: Document
-) -> Document:
+async def _update(services: Services, user: str, cid: str, changes: Document) -> Document:
     doc = await conversation_store.update_fields(services.database, user, cid, changes)
     if doc is None:
         raise await missing_conversation(services, user, cid)

@@ -207,8 +207,7 @@ def select(tree: MessageTree, target: str, option: str) -> set[str]:
         path = tree.path_to_root(target)
         on_path = set(path)
         return on_path | {
-            key for key in tree.order
-            if tree.parent[key] in on_path and tree.parent[key] != target
+            key for key in tree.order if tree.parent[key] in on_path and tree.parent[key] != target
         }
     levels = tree.levels()
     depth = levels[target]
@@ -253,8 +252,13 @@ def _timestamp(value: object, fallback: datetime) -> datetime:
 
 
 def clone_messages(
-    tree: MessageTree, keys: set[str], *, user: str, conversation_id: str,
-    endpoint: object, now: datetime,
+    tree: MessageTree,
+    keys: set[str],
+    *,
+    user: str,
+    conversation_id: str,
+    endpoint: object,
+    now: datetime,
 ) -> list[Document]:
     """New messages for ``keys``: new ids, parents remapped, parents first.
 
@@ -299,8 +303,13 @@ def clone_messages(
 
 
 def new_conversation(
-    source: Document, *, conversation_id: str, user: str, title: str,
-    messages: Sequence[Document], now: datetime,
+    source: Document,
+    *,
+    conversation_id: str,
+    user: str,
+    title: str,
+    messages: Sequence[Document],
+    now: datetime,
 ) -> Document:
     """Every field of ``source`` but ``_id``, with a new id, title and timestamps."""
     doc = {"_id": ObjectId(), **{k: v for k, v in source.items() if k != "_id"}}
@@ -447,16 +456,29 @@ async def duplicate_conversation(
 
 
 def _copy(
-    source: Document, tree: MessageTree, keys: set[str], *, user: str, title: str,
+    source: Document,
+    tree: MessageTree,
+    keys: set[str],
+    *,
+    user: str,
+    title: str,
     now: datetime,
 ) -> ConversationCopy:
     conversation_id = new_id()
     messages = clone_messages(
-        tree, keys, user=user, conversation_id=conversation_id,
-        endpoint=source.get("endpoint"), now=now,
+        tree,
+        keys,
+        user=user,
+        conversation_id=conversation_id,
+        endpoint=source.get("endpoint"),
+        now=now,
     )
     conversation = new_conversation(
-        source, conversation_id=conversation_id, user=user, title=title, messages=messages,
+        source,
+        conversation_id=conversation_id,
+        user=user,
+        title=title,
+        messages=messages,
         now=now,
     )
     return ConversationCopy(conversation=conversation, messages=messages)

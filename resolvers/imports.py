@@ -240,9 +240,7 @@ async def import_conversations(
             # Positions and counts are read-then-write: serialised with the
             # user's other tag operations.
             async with services.locks.hold(user):
-                await tag_ops.ensure_tags(
-                    services, user, list(summary.tags), created=created_tags
-                )
+                await tag_ops.ensure_tags(services, user, list(summary.tags), created=created_tags)
                 await tag_ops.recount(services, user, summary.tags)
     except BaseException as exc:
         await _undo(services, user, written, created_tags, list(summary.tags))

@@ -145,7 +145,10 @@ class RateLimiter:
 
     @classmethod
     def create(
-        cls, storage_uri: str, limits: Mapping[Action, ActionLimits], *,
+        cls,
+        storage_uri: str,
+        limits: Mapping[Action, ActionLimits],
+        *,
         key_prefix: str = "convos-gateway",
     ) -> RateLimiter:
         """A limiter on ``memory://`` or ``redis://...`` counters.
@@ -169,7 +172,9 @@ class RateLimiter:
             socket_connect_timeout=REDIS_TIMEOUT_S,
         )
         storage = storage_from_string(
-            uri, implementation="redispy", wrap_exceptions=True,
+            uri,
+            implementation="redispy",
+            wrap_exceptions=True,
             connection_pool=pool,  # type: ignore[arg-type]
         )
         return cls(storage, limits, key_prefix=key_prefix, close=pool.aclose)  # type: ignore[arg-type]
@@ -226,9 +231,7 @@ class RateLimiter:
             await self._strategy.clear(item, key)
 
 
-async def enforce(
-    services: Services, action: Action, *, user: str, client_ip: str | None
-) -> None:
+async def enforce(services: Services, action: Action, *, user: str, client_ip: str | None) -> None:
     """The seam every limited operation calls first (fork, duplicate, import).
 
     A no-op when the process runs without a limiter (unit tests of operations

@@ -140,7 +140,9 @@ class Query:
         )
         nodes = [Conversation.from_doc(doc) for doc in page.items]
         await _prefetch(
-            ctx, nodes, messages=selects(info, "edges", "node", "messages"),
+            ctx,
+            nodes,
+            messages=selects(info, "edges", "node", "messages"),
             tags=selects(info, "edges", "node", "tags"),
         )
         cursor_of = page.cursor_after
@@ -180,7 +182,7 @@ def _copy_parts(result: fork_ops.ConversationCopy) -> tuple[Conversation, list[M
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Copy part of a conversation into a new one titled \"<title> (Fork)\". "
+        description='Copy part of a conversation into a new one titled "<title> (Fork)". '
         "Shares a rate limit with duplicateConversation (RATE_LIMITED)."
     )
     async def fork_conversation(

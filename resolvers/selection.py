@@ -39,9 +39,7 @@ def _fields_named(
             fragment = fragments.get(fragment_name)
             if fragment is not None and fragment_name not in seen:
                 seen.add(fragment_name)
-                yield from _fields_named(
-                    fragment.selection_set.selections, name, fragments, seen
-                )
+                yield from _fields_named(fragment.selection_set.selections, name, fragments, seen)
 
 
 def selects(info: Info, *path: str) -> bool:

@@ -87,8 +87,11 @@ async def list_tags_page(
         raise BadInput("order must be asc or desc")
     direction = 1 if order_name == "asc" else -1
     tags = await tag_store.list_page(
-        services.database, user, sort=[(field, direction), ("_id", direction)],
-        skip=(number - 1) * size, limit=size,
+        services.database,
+        user,
+        sort=[(field, direction), ("_id", direction)],
+        skip=(number - 1) * size,
+        limit=size,
     )
     total = await tag_store.count(services.database, user)
     return TagPage(tags=tags, page_number=number, page_size=size, total=total)
@@ -145,9 +148,10 @@ async def create_tag(
     text = optional_string(description, "description", MAX_DESCRIPTION_LENGTH)
     add = optional_bool(add_to_conversation, "addToConversation") or False
     cid = required_id(conversation_id) if add else None
-    if cid is not None and await conversation_store.find_one(
-        services.database, user, cid, {"_id": 1}
-    ) is None:
+    if (
+        cid is not None
+        and await conversation_store.find_one(services.database, user, cid, {"_id": 1}) is None
+    ):
         raise await missing_conversation(services, user, cid)
 
     doc = await tag_store.find(services.database, user, name)
@@ -198,12 +202,20 @@ async def update_tag(
         target = min(target, max(last, 0))
         if target > old_position:
             await tag_store.shift_positions(
-                services.database, user, low=old_position + 1, high=target, delta=-1,
+                services.database,
+                user,
+                low=old_position + 1,
+                high=target,
+                delta=-1,
                 exclude_tag=name,
             )
         elif target < old_position:
             await tag_store.shift_positions(
-                services.database, user, low=target, high=old_position - 1, delta=1,
+                services.database,
+                user,
+                low=target,
+                high=old_position - 1,
+                delta=1,
                 exclude_tag=name,
             )
         changes["position"] = target

@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 # Titles that mean "nobody named this yet": LibreChat's default, its import
 # defaults, and none at all.
 DEFAULT_TITLES: tuple[str | None, ...] = (
-    "New Chat", "Imported Chat", "Imported Claude Chat", "", None,
+    "New Chat",
+    "Imported Chat",
+    "Imported Claude Chat",
+    "",
+    None,
 )
 TITLE_NOT_FOUND = "Title not found or method not implemented for the conversation's endpoint"
 
@@ -80,9 +84,7 @@ async def schedule_title(services: Services, user: str, conversation_id: str) ->
     return titles.schedule(user, conversation_id, sources, save)
 
 
-async def schedule_titles(
-    services: Services, user: str, conversations: Iterable[Document]
-) -> int:
+async def schedule_titles(services: Services, user: str, conversations: Iterable[Document]) -> int:
     """Schedule titles for those of ``conversations`` that still have a default title."""
     started = 0
     for conversation in conversations:

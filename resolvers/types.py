@@ -21,9 +21,27 @@ from storage.database import Document
 # Fields shown as typed GraphQL fields; every other stored field of a
 # conversation is reachable through `preset` (so nothing stored is lost).
 _CONVERSATION_FIELDS = {
-    "_id", "__v", "_meiliIndex", "conversationId", "user", "title", "endpoint", "endpointType",
-    "model", "modelLabel", "iconURL", "agent_id", "assistant_id", "spec", "isArchived",
-    "archivedAt", "pinned", "tags", "createdAt", "updatedAt", "messages",
+    "_id",
+    "__v",
+    "_meiliIndex",
+    "conversationId",
+    "user",
+    "title",
+    "endpoint",
+    "endpointType",
+    "model",
+    "modelLabel",
+    "iconURL",
+    "agent_id",
+    "assistant_id",
+    "spec",
+    "isArchived",
+    "archivedAt",
+    "pinned",
+    "tags",
+    "createdAt",
+    "updatedAt",
+    "messages",
 }
 
 
@@ -93,9 +111,7 @@ class Message:
     feedback: JSON | None
     created_at: datetime | None
     updated_at: datetime | None
-    children: list[Message] = strawberry.field(
-        description="Replies to this message, oldest first."
-    )
+    children: list[Message] = strawberry.field(description="Replies to this message, oldest first.")
 
     @classmethod
     def from_doc(cls, doc: Document) -> Message:
@@ -183,9 +199,7 @@ class Conversation:
     def messages(self, info: Info) -> list[Message] | Awaitable[list[Message]]:
         if self.prefetched_messages is not None:
             return self.prefetched_messages
-        loaded: Awaitable[list[Message]] = info.context.loaders.messages.load(
-            self.conversation_id
-        )
+        loaded: Awaitable[list[Message]] = info.context.loaders.messages.load(self.conversation_id)
         return loaded
 
     @strawberry.field(
@@ -228,9 +242,7 @@ class ConversationConnection:
     known_total: strawberry.Private[int | None]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(
-        description="How many conversations match, on all pages.", graphql_type=int
-    )
+    @strawberry.field(description="How many conversations match, on all pages.", graphql_type=int)
     def total_count(self) -> int | Awaitable[int]:
         # A plain value when known (no coroutine per request); graphql-core
         # awaits the count otherwise.

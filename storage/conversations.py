@@ -22,9 +22,24 @@ HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
 # What a list item carries (CONTRACT.md "GET /api/convos"): the summary fields
 # plus whichever optional ones are stored.
 SUMMARY_FIELDS = (
-    "_id", "conversationId", "user", "title", "endpoint", "endpointType", "model", "modelLabel",
-    "iconURL", "agent_id", "assistant_id", "spec", "isArchived", "archivedAt", "pinned", "tags",
-    "createdAt", "updatedAt",
+    "_id",
+    "conversationId",
+    "user",
+    "title",
+    "endpoint",
+    "endpointType",
+    "model",
+    "modelLabel",
+    "iconURL",
+    "agent_id",
+    "assistant_id",
+    "spec",
+    "isArchived",
+    "archivedAt",
+    "pinned",
+    "tags",
+    "createdAt",
+    "updatedAt",
 )
 SUMMARY_PROJECTION: dict[str, Any] = {name: 1 for name in SUMMARY_FIELDS}
 
@@ -141,7 +156,10 @@ async def list_page(
     if after is not None:
         query["$and"].append(after_position(fields, direction, after))
     cursor = database.conversations.find(
-        query, SUMMARY_PROJECTION, sort=[(f, direction) for f in fields], limit=limit,
+        query,
+        SUMMARY_PROJECTION,
+        sort=[(f, direction) for f in fields],
+        limit=limit,
         # The whole page in the first reply, whatever the limit (no getMore).
         batch_size=limit,
     )
@@ -155,7 +173,12 @@ async def count(database: Database, user: str, flt: ListFilter) -> int:
 
 
 async def count_before(
-    database: Database, user: str, flt: ListFilter, *, sort_by: str, direction: int,
+    database: Database,
+    user: str,
+    flt: ListFilter,
+    *,
+    sort_by: str,
+    direction: int,
     position: Sequence[Any],
 ) -> int:
     """How many documents sort at or before ``position`` (for page numbers)."""
@@ -288,8 +311,12 @@ async def delete_all(database: Database, user: str) -> tuple[int, list[str]]:
 
 
 async def set_title_if_default(
-    database: Database, user: str, conversation_id: str, title: str,
-    defaults: Sequence[str | None], now: datetime,
+    database: Database,
+    user: str,
+    conversation_id: str,
+    title: str,
+    defaults: Sequence[str | None],
+    now: datetime,
 ) -> Document | None:
     """Set a generated title unless the user renamed the conversation meanwhile."""
     return await database.conversations.find_one_and_update(

@@ -148,11 +148,16 @@ class EmbeddedServer:
         config.write_text("")
         args = [
             find_launcher(),
-            "--config", str(config),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--storage-path", self.storage_path,
-            "--log-level", "WARNING",
+            "--config",
+            str(config),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            self.storage_path,
+            "--log-level",
+            "WARNING",
         ]
         with self.log_path.open("ab") as out:
             self._process = subprocess.Popen(
@@ -178,8 +183,9 @@ class EmbeddedServer:
                     f"{LAUNCHER} exited with code {self._process.returncode} before it was "
                     f"ready; its log ({self.log_path}) ends with:\n{self._log_tail()}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.host, self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), timeout=0.5),
             ):
                 if self._process.poll() is None:
                     return

@@ -25,15 +25,23 @@ CONVERSATION_INDEXES = [
     # List pages: one index per sort key, each ending in the tie-breakers.
     IndexModel([("user", ASCENDING), ("updatedAt", DESCENDING), ("_id", DESCENDING)]),
     IndexModel(
-        [("user", ASCENDING), ("createdAt", DESCENDING), ("updatedAt", DESCENDING),
-         ("_id", DESCENDING)]
+        [
+            ("user", ASCENDING),
+            ("createdAt", DESCENDING),
+            ("updatedAt", DESCENDING),
+            ("_id", DESCENDING),
+        ]
     ),
     IndexModel(
         [("user", ASCENDING), ("title", ASCENDING), ("updatedAt", ASCENDING), ("_id", ASCENDING)]
     ),
     IndexModel(
-        [("user", ASCENDING), ("archivedAt", DESCENDING), ("updatedAt", DESCENDING),
-         ("_id", DESCENDING)]
+        [
+            ("user", ASCENDING),
+            ("archivedAt", DESCENDING),
+            ("updatedAt", DESCENDING),
+            ("_id", DESCENDING),
+        ]
     ),
     # Tag filters, renames and pulls.
     IndexModel([("user", ASCENDING), ("tags", ASCENDING), ("updatedAt", DESCENDING)]),
@@ -43,8 +51,12 @@ MESSAGE_INDEXES = [
     IndexModel([("messageId", ASCENDING), ("user", ASCENDING)], unique=True),
     # A conversation's messages in tree-rebuild order (LibreChat's own index).
     IndexModel(
-        [("conversationId", ASCENDING), ("user", ASCENDING), ("createdAt", ASCENDING),
-         ("_id", ASCENDING)]
+        [
+            ("conversationId", ASCENDING),
+            ("user", ASCENDING),
+            ("createdAt", ASCENDING),
+            ("_id", ASCENDING),
+        ]
     ),
     # Message-text search is scoped to one user.
     IndexModel([("user", ASCENDING), ("conversationId", ASCENDING)]),

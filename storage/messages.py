@@ -14,7 +14,9 @@ TREE_ORDER = [("createdAt", 1), ("_id", 1)]
 
 
 async def for_conversations(
-    database: Database, user: str, conversation_ids: Sequence[str],
+    database: Database,
+    user: str,
+    conversation_ids: Sequence[str],
     projection: Document | None = None,
 ) -> list[Document]:
     """All messages of these conversations in one query, in tree-rebuild order."""

@@ -44,16 +44,19 @@ async def find_many(database: Database, user: str, tags: Sequence[str]) -> list[
 
 
 async def next_position(database: Database, user: str) -> int:
-    last = await database.tags.find_one(
-        {"user": user}, {"position": 1}, sort=[("position", -1)]
-    )
+    last = await database.tags.find_one({"user": user}, {"position": 1}, sort=[("position", -1)])
     if last is None or not isinstance(last.get("position"), int | float):
         return 0
     return int(last["position"]) + 1
 
 
 async def insert(
-    database: Database, user: str, tag: str, *, description: str | None, position: int,
+    database: Database,
+    user: str,
+    tag: str,
+    *,
+    description: str | None,
+    position: int,
     now: datetime,
 ) -> tuple[Document, bool]:
     """Create the tag unless it exists; return the stored tag and whether it is new.
@@ -62,8 +65,12 @@ async def insert(
     tag from failing or overwriting the first one.
     """
     fields: Document = {
-        "tag": tag, "user": user, "count": 0, "position": position,
-        "createdAt": now, "updatedAt": now,
+        "tag": tag,
+        "user": user,
+        "count": 0,
+        "position": position,
+        "createdAt": now,
+        "updatedAt": now,
     }
     if description is not None:
         fields["description"] = description
@@ -79,17 +86,22 @@ async def insert(
     return doc, created
 
 
-async def update(
-    database: Database, user: str, tag: str, changes: Document
-) -> Document | None:
+async def update(database: Database, user: str, tag: str, changes: Document) -> Document | None:
     return await database.tags.find_one_and_update(
-        {"user": user, "tag": tag}, {"$set": changes},
-        projection=HIDDEN, return_document=ReturnDocument.AFTER,
+        {"user": user, "tag": tag},
+        {"$set": changes},
+        projection=HIDDEN,
+        return_document=ReturnDocument.AFTER,
     )
 
 
 async def shift_positions(
-    database: Database, user: str, *, low: int, high: int | None, delta: int,
+    database: Database,
+    user: str,
+    *,
+    low: int,
+    high: int | None,
+    delta: int,
     exclude_tag: str | None = None,
 ) -> None:
     """Add ``delta`` to the position of tags with ``low <= position <= high``."""

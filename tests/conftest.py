@@ -25,7 +25,9 @@ from tests.utils.factories import JWT_SECRET
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--run-slow", action="store_true", default=False,
+        "--run-slow",
+        action="store_true",
+        default=False,
         help="run slow load/soak tests at full size (bounded versions always run)",
     )
 

@@ -29,7 +29,7 @@ def _target(request: Request) -> tuple[str, str]:
     """("tag", name) or ("convo", conversationId) from the raw request path."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
     path = raw.split(b"?", 1)[0]
-    tail = path[len(_PREFIX):] if path.startswith(_PREFIX) else b""
+    tail = path[len(_PREFIX) :] if path.startswith(_PREFIX) else b""
     segments = tail.split(b"/")
     try:
         if len(segments) == 1 and segments[0]:

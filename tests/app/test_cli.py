@@ -104,8 +104,15 @@ def test_serve_on_embedded_database_prints_a_curl_line_that_works(tmp_path: Path
     # The embedded server stopped with the gateway: its data directory is free
     # again, so a second start on it works (WiredTiger would refuse a held lock).
     second = subprocess.run(
-        [sys.executable, "-c", "from storage.embedded import EmbeddedServer as E;"
-         f"s=E({str(tmp_path / 'data' / 'db')!r}); s.start(); s.stop()"],
-        cwd=Path(__file__).resolve().parents[2], timeout=90, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from storage.embedded import EmbeddedServer as E;"
+            f"s=E({str(tmp_path / 'data' / 'db')!r}); s.start(); s.stop()",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=90,
+        capture_output=True,
+        text=True,
     )
     assert second.returncode == 0, second.stderr

@@ -47,7 +47,10 @@ async def test_import_writes_the_file_for_the_user(
     assert "valid: 5 conversations, 19 messages (chatgpt)" in err
     titles = [p.conversation["title"] for p in await stored_imports(database, ALICE)]
     assert titles == [
-        "Pasta al dente", "Fibonacci in Python", "Weather in Paris", "What breed is this cat?",
+        "Pasta al dente",
+        "Fibonacci in Python",
+        "Weather in Paris",
+        "What breed is this cat?",
         "Haiku",
     ]
 
@@ -63,8 +66,10 @@ async def test_a_malformed_file_exits_1_and_writes_nothing(
     )
 
     assert code == 1
-    assert capsys.readouterr().err.strip().endswith(
-        'nothing imported: Conversation 1 ("Loop"): mapping.u.parent forms a cycle'
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith('nothing imported: Conversation 1 ("Loop"): mapping.u.parent forms a cycle')
     )
     assert await fingerprint(database) == before
 
@@ -113,13 +118,18 @@ def test_off_a_terminal_only_whole_lines_are_printed() -> None:
 
 
 def test_without_mongo_uri_the_embedded_database_is_used(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "MONGODB_URI"}
-    } | {"CONVOS_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "MONGODB_URI"}} | {
+        "CONVOS_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
 
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "import", str(FIXTURES / "claude.json"), "--user", ALICE],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr

@@ -26,8 +26,10 @@ def test_behind_a_trusted_proxy_the_right_most_untrusted_hop_is_the_client() -> 
 
 
 def test_trusted_hops_are_skipped_from_the_right() -> None:
-    assert CHAIN.client_ip("10.0.0.1", ["6.6.6.6, 198.51.100.7, 10.1.1.1", "10.2.2.2"]) \
+    assert (
+        CHAIN.client_ip("10.0.0.1", ["6.6.6.6, 198.51.100.7, 10.1.1.1", "10.2.2.2"])
         == "198.51.100.7"
+    )
 
 
 def test_all_hops_trusted_gives_the_left_most() -> None:

@@ -54,7 +54,9 @@ def storage_uri(request: pytest.FixtureRequest, redis_prefix: str) -> str:
 
 def limited_settings(mongo_uri: str, storage_uri: str, prefix: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "fork_user_max": 1000, "fork_ip_max": 1000, "rate_limit_storage_uri": storage_uri,
+        "fork_user_max": 1000,
+        "fork_ip_max": 1000,
+        "rate_limit_storage_uri": storage_uri,
         "rate_limit_key_prefix": prefix,
     }
     return make_settings(mongo_uri, **{**values, **overrides})
@@ -79,7 +81,9 @@ async def source_of(database: Database, user: str) -> tuple[str, str]:
 
 
 async def fork(
-    client: httpx.AsyncClient, source: tuple[str, str], user: str = ALICE,
+    client: httpx.AsyncClient,
+    source: tuple[str, str],
+    user: str = ALICE,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     return await client.post(
@@ -98,11 +102,15 @@ async def duplicate(
 
 
 async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any], user: str = ALICE,
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any],
+    user: str = ALICE,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     response = await client.post(
-        "/graphql", json={"query": query, "variables": variables},
+        "/graphql",
+        json={"query": query, "variables": variables},
         headers={**auth(user), **(headers or {})},
     )
     assert response.status_code == 200, response.text
@@ -177,15 +185,20 @@ async def test_graphql_aliases_cannot_batch_past_the_budget(
 ) -> None:
     settings = limited_settings(mongo_uri, "memory://", redis_prefix, fork_user_max=2)
     source = await source_of(database, ALICE)
-    query = "mutation($id: String!) { " + " ".join(
-        f"d{i}: duplicateConversation(conversationId: $id) {{ conversation {{ title }} }}"
-        for i in range(4)
-    ) + " }"
+    query = (
+        "mutation($id: String!) { "
+        + " ".join(
+            f"d{i}: duplicateConversation(conversationId: $id) {{ conversation {{ title }} }}"
+            for i in range(4)
+        )
+        + " }"
+    )
     async with running(settings, database) as app, client_for(app) as client:
         body = await gql(client, query, {"id": source[0]})
         # The third is refused; a non-null mutation field's error stops the rest.
-        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == \
-            [(["d2"], "RATE_LIMITED")]
+        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+            (["d2"], "RATE_LIMITED")
+        ]
         assert await database.conversations.count_documents({"user": ALICE}) == 1 + 2
 
 
@@ -260,15 +273,18 @@ async def test_two_app_instances_share_one_redis_budget(
     settings = limited_settings(mongo_uri, REDIS_URI, redis_prefix, fork_user_max=2)
     source = await source_of(database, ALICE)
     async with (
-        running(settings, database) as first, running(settings, database) as second,
-        client_for(first) as a, client_for(second) as b,
+        running(settings, database) as first,
+        running(settings, database) as second,
+        client_for(first) as a,
+        client_for(second) as b,
     ):
         assert (await fork(a, source)).status_code == 200
         assert (await duplicate(b, source)).status_code == 201
         assert_limited(await fork(a, source))
         assert_limited(await fork(b, source))
-        body = await gql(b, GQL_FORK, {"input": {"conversationId": source[0],
-                                                 "messageId": source[1]}})
+        body = await gql(
+            b, GQL_FORK, {"input": {"conversationId": source[0], "messageId": source[1]}}
+        )
         assert_gql_limited(body)
 
 
@@ -279,8 +295,10 @@ async def test_memory_budgets_are_per_process(
     settings = limited_settings(mongo_uri, "memory://", redis_prefix, fork_user_max=1)
     source = await source_of(database, ALICE)
     async with (
-        running(settings, database) as first, running(settings, database) as second,
-        client_for(first) as a, client_for(second) as b,
+        running(settings, database) as first,
+        running(settings, database) as second,
+        client_for(first) as a,
+        client_for(second) as b,
     ):
         assert (await fork(a, source)).status_code == 200
         assert (await fork(b, source)).status_code == 200

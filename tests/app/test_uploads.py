@@ -49,21 +49,43 @@ async def test_files_go_to_disk_and_fields_stay_in_memory(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("body", "error", "message"),
     [
-        (part("file", b"x" * 1001, "a.json") + END, PayloadTooLarge,
-         "File exceeds the maximum allowed size"),
+        (
+            part("file", b"x" * 1001, "a.json") + END,
+            PayloadTooLarge,
+            "File exceeds the maximum allowed size",
+        ),
         (part("note", b"x" * 101) + END, PayloadTooLarge, "Request body too large"),
-        (part("file", b"1", "a") + part("other", b"2", "b") + END, BadInput,
-         "Only one file per request"),
-        (b"".join(part(f"f{i}", b"1") for i in range(5)) + END, BadInput,
-         "Too many parts in the form (at most 4)"),
-        (part("file", b"[1, 2", "a.json"), BadInput,
-         "Invalid multipart body: it ends before its closing boundary"),
-        (b"--" + BOUNDARY.encode() + b"\r\nContent-Type: text/plain\r\n\r\nx\r\n" + END, BadInput,
-         'A form part has no Content-Disposition "name"'),
+        (
+            part("file", b"1", "a") + part("other", b"2", "b") + END,
+            BadInput,
+            "Only one file per request",
+        ),
+        (
+            b"".join(part(f"f{i}", b"1") for i in range(5)) + END,
+            BadInput,
+            "Too many parts in the form (at most 4)",
+        ),
+        (
+            part("file", b"[1, 2", "a.json"),
+            BadInput,
+            "Invalid multipart body: it ends before its closing boundary",
+        ),
+        (
+            b"--" + BOUNDARY.encode() + b"\r\nContent-Type: text/plain\r\n\r\nx\r\n" + END,
+            BadInput,
+            'A form part has no Content-Disposition "name"',
+        ),
         (b"no multipart here", BadInput, "Invalid multipart body"),
     ],
-    ids=["file-too-large", "fields-too-large", "two-files", "too-many-parts", "truncated",
-         "no-name", "garbage"],
+    ids=[
+        "file-too-large",
+        "fields-too-large",
+        "two-files",
+        "too-many-parts",
+        "truncated",
+        "no-name",
+        "garbage",
+    ],
 )
 async def test_refusals_leave_no_temporary_file(
     tmp_path: Path, body: bytes, error: type[Exception], message: str

@@ -273,20 +273,33 @@ async def test_librechat_client_forks_duplicates_imports_and_gets_titles(
     source = conversation_doc(ALICE, title="Source", tags=["work"])
     question = message_doc(ALICE, source["conversationId"], text="How do I cook pasta?")
     answer = message_doc(
-        ALICE, source["conversationId"], parent=question["messageId"],
-        created_at=BASE_TIME + timedelta(seconds=1), text="Boil water.", isCreatedByUser=False,
+        ALICE,
+        source["conversationId"],
+        parent=question["messageId"],
+        created_at=BASE_TIME + timedelta(seconds=1),
+        text="Boil water.",
+        isCreatedByUser=False,
     )
     untitled = conversation_doc(ALICE, title="New Chat")
     opener = message_doc(ALICE, untitled["conversationId"], text="Plan a trip to Lisbon")
     await database.conversations.insert_many([source, untitled])
     await database.messages.insert_many([question, answer, opener])
     await database.tags.insert_one(
-        {"tag": "work", "user": ALICE, "count": 1, "position": 0,
-         "createdAt": BASE_TIME, "updatedAt": BASE_TIME}
+        {
+            "tag": "work",
+            "user": ALICE,
+            "count": 1,
+            "position": 0,
+            "createdAt": BASE_TIME,
+            "updatedAt": BASE_TIME,
+        }
     )
 
     r = _run(
-        "clone", base_url, "", node_modules,
+        "clone",
+        base_url,
+        "",
+        node_modules,
         CONVOS_SOURCE_ID=source["conversationId"],
         CONVOS_SOURCE_MESSAGE=question["messageId"],
         CONVOS_UNTITLED_ID=untitled["conversationId"],
@@ -298,16 +311,12 @@ async def test_librechat_client_forks_duplicates_imports_and_gets_titles(
     duplicate = _ok(r, "duplicateConversation")
     assert duplicate["conversation"]["title"] == "Copied by client"
     assert [m["text"] for m in duplicate["messages"]] == ["How do I cook pasta?", "Boil water."]
-    assert _ok(r, "importConversationsFile") == {
-        "message": "Conversation(s) imported successfully"
-    }
-    imported = await database.conversations.find_one(
-        {"user": ALICE, "title": "Imported by client"}
-    )
+    assert _ok(r, "importConversationsFile") == {"message": "Conversation(s) imported successfully"}
+    imported = await database.conversations.find_one({"user": ALICE, "title": "Imported by client"})
     assert imported is not None
-    assert await database.messages.count_documents(
-        {"conversationId": imported["conversationId"]}
-    ) == 2
+    assert (
+        await database.messages.count_documents({"conversationId": imported["conversationId"]}) == 2
+    )
     title = _ok(r, "genTitle")["title"]
     assert "lisbon" in title.lower()
     stored = await database.conversations.find_one({"conversationId": untitled["conversationId"]})

@@ -57,21 +57,36 @@ async def test_fork_conversation_mutation_returns_the_copy_and_linked_messages(
     client: httpx.AsyncClient, source: tuple[Document, dict[str, Document]]
 ) -> None:
     conversation, tree = source
-    body = await _gql(client, FORK, {"input": {
-        "conversationId": conversation["conversationId"],
-        "messageId": tree["C1"]["messageId"], "option": "INCLUDE_BRANCHES",
-    }})
+    body = await _gql(
+        client,
+        FORK,
+        {
+            "input": {
+                "conversationId": conversation["conversationId"],
+                "messageId": tree["C1"]["messageId"],
+                "option": "INCLUDE_BRANCHES",
+            }
+        },
+    )
     payload = body["data"]["forkConversation"]
     new_id = payload["conversation"]["conversationId"]
-    messages = [{**m, "user": ALICE, "unfinished": False, "error": False}
-                for m in payload["messages"]]
-    check_copy(messages, tree, conversation_id=new_id, user=ALICE,
-               expected={"R", "A1", "A2", "B1", "B2", "C1"}, roots={"R"})
+    messages = [
+        {**m, "user": ALICE, "unfinished": False, "error": False} for m in payload["messages"]
+    ]
+    check_copy(
+        messages,
+        tree,
+        conversation_id=new_id,
+        user=ALICE,
+        expected={"R", "A1", "A2", "B1", "B2", "C1"},
+        roots={"R"},
+    )
     assert payload["conversation"]["title"] == "Plan (Fork)"
     assert payload["conversation"]["tagNames"] == ["work"]
     # The payload's messages and the conversation's (loaded from the database) agree.
-    assert sorted(m["text"] for m in payload["conversation"]["messages"]) == \
-        sorted(m["text"] for m in payload["messages"])
+    assert sorted(m["text"] for m in payload["conversation"]["messages"]) == sorted(
+        m["text"] for m in payload["messages"]
+    )
     root = next(m for m in payload["messages"] if m["text"] == "R")
     assert root["parentMessageId"] == NO_PARENT
     assert root["children"] == [{"text": "A1"}, {"text": "A2"}]
@@ -82,19 +97,35 @@ async def test_fork_conversation_defaults_to_target_level_and_splits(
 ) -> None:
     conversation, tree = source
     cid = conversation["conversationId"]
-    default = await _gql(client, FORK, {"input": {
-        "conversationId": cid, "messageId": tree["A1"]["messageId"]}})
-    assert {m["text"] for m in default["data"]["forkConversation"]["messages"]} == \
-        {"R", "R2", "A1", "A2", "A3"}
-    split = await _gql(client, FORK, {"input": {
-        "conversationId": cid, "messageId": tree["B1"]["messageId"], "option": "DIRECT_PATH",
-        "splitAtTarget": True, "latestMessageId": tree["D1"]["messageId"]}})
-    assert [m["text"] for m in split["data"]["forkConversation"]["messages"]] == \
-        ["B1", "C1", "D1"]
+    default = await _gql(
+        client, FORK, {"input": {"conversationId": cid, "messageId": tree["A1"]["messageId"]}}
+    )
+    assert {m["text"] for m in default["data"]["forkConversation"]["messages"]} == {
+        "R",
+        "R2",
+        "A1",
+        "A2",
+        "A3",
+    }
+    split = await _gql(
+        client,
+        FORK,
+        {
+            "input": {
+                "conversationId": cid,
+                "messageId": tree["B1"]["messageId"],
+                "option": "DIRECT_PATH",
+                "splitAtTarget": True,
+                "latestMessageId": tree["D1"]["messageId"],
+            }
+        },
+    )
+    assert [m["text"] for m in split["data"]["forkConversation"]["messages"]] == ["B1", "C1", "D1"]
 
 
 async def test_fork_conversation_errors_carry_codes_and_write_nothing(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     source: tuple[Document, dict[str, Document]],
 ) -> None:
     conversation, tree = source
@@ -102,12 +133,24 @@ async def test_fork_conversation_errors_carry_codes_and_write_nothing(
     before = await snapshot(database)
     cases = [
         ({"conversationId": cid, "messageId": "nope"}, ALICE, "NOT_FOUND", "Message not found"),
-        ({"conversationId": "nope", "messageId": "x"}, ALICE, "NOT_FOUND",
-         "Conversation not found"),
-        ({"conversationId": cid, "messageId": tree["A1"]["messageId"]}, BOB, "FORBIDDEN",
-         "You don't have access to this conversation"),
-        ({"conversationId": cid, "messageId": tree["A1"]["messageId"], "splitAtTarget": True},
-         ALICE, "BAD_USER_INPUT", "latestMessageId is required"),
+        (
+            {"conversationId": "nope", "messageId": "x"},
+            ALICE,
+            "NOT_FOUND",
+            "Conversation not found",
+        ),
+        (
+            {"conversationId": cid, "messageId": tree["A1"]["messageId"]},
+            BOB,
+            "FORBIDDEN",
+            "You don't have access to this conversation",
+        ),
+        (
+            {"conversationId": cid, "messageId": tree["A1"]["messageId"], "splitAtTarget": True},
+            ALICE,
+            "BAD_USER_INPUT",
+            "latestMessageId is required",
+        ),
     ]
     for variables, user, code, message in cases:
         body = await _gql(client, FORK, {"input": variables}, user)
@@ -115,14 +158,16 @@ async def test_fork_conversation_errors_carry_codes_and_write_nothing(
         assert body["errors"][0]["message"] == message
         assert body["errors"][0]["extensions"]["code"] == code
     # The aliases are REST's; the GraphQL enum has the three names only.
-    body = await _gql(client, FORK, {"input": {
-        "conversationId": cid, "messageId": "x", "option": "target"}})
+    body = await _gql(
+        client, FORK, {"input": {"conversationId": cid, "messageId": "x", "option": "target"}}
+    )
     assert "errors" in body and body.get("data") is None
     assert await snapshot(database) == before
 
 
 async def test_duplicate_conversation_mutation(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     source: tuple[Document, dict[str, Document]],
 ) -> None:
     conversation, tree = source

@@ -30,12 +30,14 @@ def conversations(draw: st.DrawFn) -> list[Document]:
     parent_choice = st.one_of(st.sampled_from(ids), st.just(NO_PARENT), st.just("ghost"))
     docs = []
     for mid in ids:
-        docs.append({
-            "messageId": mid,
-            "parentMessageId": draw(parent_choice),
-            "createdAt": BASE + timedelta(seconds=draw(st.integers(0, 3))),
-            "text": mid,
-        })
+        docs.append(
+            {
+                "messageId": mid,
+                "parentMessageId": draw(parent_choice),
+                "createdAt": BASE + timedelta(seconds=draw(st.integers(0, 3))),
+                "text": mid,
+            }
+        )
     docs.sort(key=lambda d: d["createdAt"])  # stored order
     return docs
 
@@ -47,13 +49,16 @@ def test_every_option_gives_a_closed_forest_cloned_parents_first(
 ) -> None:
     tree = MessageTree.build(docs)
     target = data.draw(st.sampled_from(tree.order))
-    chosen = {option: select(tree, target, option)
-              for option in (DIRECT_PATH, INCLUDE_BRANCHES, TARGET_LEVEL)}
+    chosen = {
+        option: select(tree, target, option)
+        for option in (DIRECT_PATH, INCLUDE_BRANCHES, TARGET_LEVEL)
+    }
     assert chosen[DIRECT_PATH] <= chosen[INCLUDE_BRANCHES] <= chosen[TARGET_LEVEL]
     for keys in chosen.values():
         assert target in keys
-        copies = clone_messages(tree, keys, user="u", conversation_id="c", endpoint="openAI",
-                                now=BASE)
+        copies = clone_messages(
+            tree, keys, user="u", conversation_id="c", endpoint="openAI", now=BASE
+        )
         assert sorted(c["text"] for c in copies) == sorted(keys)
         seen: dict[str, Document] = {}
         for copy in copies:

@@ -39,7 +39,10 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     spool = tmp_path / "spool"
     spool.mkdir()
     return make_settings(
-        mongo_uri, import_user_max=1000, import_ip_max=1000, import_temp_dir=spool,
+        mongo_uri,
+        import_user_max=1000,
+        import_ip_max=1000,
+        import_temp_dir=spool,
         import_max_file_bytes=1024 * 1024,
         # No background titles: stored documents must equal the parser's output.
         title_generation=False,
@@ -66,7 +69,8 @@ async def post(
     client: httpx.AsyncClient, data: bytes, headers: dict[str, str] | None = None, **kwargs: Any
 ) -> httpx.Response:
     return await client.post(
-        "/graphql", headers={**auth(ALICE), **PREFLIGHT, **(headers or {})},
+        "/graphql",
+        headers={**auth(ALICE), **PREFLIGHT, **(headers or {})},
         **upload(data, **kwargs),
     )
 
@@ -100,7 +104,8 @@ async def test_any_preflight_header_is_accepted(
     client: httpx.AsyncClient, database: Database, header: str
 ) -> None:
     response = await client.post(
-        "/graphql", headers={**auth(ALICE), header: "Import"},
+        "/graphql",
+        headers={**auth(ALICE), header: "Import"},
         **upload((FIXTURES / "claude.json").read_bytes()),
     )
 
@@ -163,8 +168,9 @@ async def test_a_file_sent_as_a_json_value_is_refused(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     response = await client.post(
-        "/graphql", headers=auth(ALICE),
-        json={"query": IMPORT, "variables": {"file": "[{\"mapping\": {}}]"}},
+        "/graphql",
+        headers=auth(ALICE),
+        json={"query": IMPORT, "variables": {"file": '[{"mapping": {}}]'}},
     )
 
     (error,) = response.json()["errors"]
@@ -196,7 +202,9 @@ def streamed_upload(counter: Counter, chunks: int) -> tuple[dict[str, str], Asyn
         yield f"]\r\n--{boundary}--\r\n".encode()
 
     headers = {
-        **auth(ALICE), **PREFLIGHT, "content-type": f"multipart/form-data; boundary={boundary}",
+        **auth(ALICE),
+        **PREFLIGHT,
+        "content-type": f"multipart/form-data; boundary={boundary}",
     }
     return headers, body()
 
@@ -235,7 +243,8 @@ async def test_a_declared_length_over_the_limit_is_413_unread(
 async def test_a_json_request_over_the_body_limit_is_413(client: httpx.AsyncClient) -> None:
     padding = " " * (3 * 1024 * 1024)
     response = await client.post(
-        "/graphql", headers={**auth(ALICE), "content-type": "application/json"},
+        "/graphql",
+        headers={**auth(ALICE), "content-type": "application/json"},
         content=f'{{"query": "{{ tags {{ tag }} }}"{padding}}}'.encode(),
     )
 
@@ -252,9 +261,7 @@ async def test_a_json_request_under_the_body_limit_still_works(client: httpx.Asy
 
 
 @pytest.fixture
-async def limited_client(
-    mongo_uri: str, database: Database
-) -> AsyncIterator[httpx.AsyncClient]:
+async def limited_client(mongo_uri: str, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
         mongo_uri, import_user_max=2, import_ip_max=100, title_generation=False
     )

@@ -41,9 +41,7 @@ PROPERTY_SETTINGS = settings(
 @st.composite
 def datasets(draw: st.DrawFn) -> list[Document]:
     n = draw(st.integers(min_value=0, max_value=14))
-    id_numbers = draw(
-        st.lists(st.integers(1, 2**40), min_size=n + 3, max_size=n + 3, unique=True)
-    )
+    id_numbers = draw(st.lists(st.integers(1, 2**40), min_size=n + 3, max_size=n + 3, unique=True))
     docs: list[Document] = []
     for i in range(n + 3):
         fields: dict[str, Any] = {
@@ -74,13 +72,16 @@ def expected_order(
     docs: list[Document], sort_by: str, direction: str, is_archived: bool
 ) -> list[str]:
     visible = [
-        d for d in docs
-        if d["user"] == ALICE and d.get("expiredAt") is None
+        d
+        for d in docs
+        if d["user"] == ALICE
+        and d.get("expiredAt") is None
         and (d.get("isArchived") is True) == is_archived
     ]
     fields = [sort_by, "_id"] if sort_by == "updatedAt" else [sort_by, "updatedAt", "_id"]
     ordered = sorted(
-        visible, key=lambda d: tuple(_bson_key(d.get(f)) for f in fields),
+        visible,
+        key=lambda d: tuple(_bson_key(d.get(f)) for f in fields),
         reverse=direction == "desc",
     )
     return [d["conversationId"] for d in ordered]
@@ -93,14 +94,20 @@ async def _reset(database: Database, docs: list[Document]) -> None:
 
 
 async def _walk_rest(
-    client: httpx.AsyncClient, sort_by: str, direction: str, limit: int, is_archived: bool,
+    client: httpx.AsyncClient,
+    sort_by: str,
+    direction: str,
+    limit: int,
+    is_archived: bool,
     total: int,
 ) -> list[str]:
     seen: list[str] = []
     cursor: str | None = None
     for page in range(1, total + 2):
         params: dict[str, Any] = {
-            "limit": limit, "sortBy": sort_by, "sortDirection": direction,
+            "limit": limit,
+            "sortBy": sort_by,
+            "sortDirection": direction,
             "isArchived": str(is_archived).lower(),
         }
         if cursor is not None:
@@ -125,16 +132,17 @@ async def _walk_rest(
 )
 @PROPERTY_SETTINGS
 async def test_rest_cursor_paging_visits_every_item_once_in_sort_order(
-    client: httpx.AsyncClient, database: Database, docs: list[Document], limit: int,
+    client: httpx.AsyncClient,
+    database: Database,
+    docs: list[Document],
+    limit: int,
     is_archived: bool,
 ) -> None:
     await _reset(database, docs)
     for sort_by in SORTS:
         for direction in DIRECTIONS:
             expected = expected_order(docs, sort_by, direction, is_archived)
-            seen = await _walk_rest(
-                client, sort_by, direction, limit, is_archived, len(expected)
-            )
+            seen = await _walk_rest(client, sort_by, direction, limit, is_archived, len(expected))
             assert seen == expected, (sort_by, direction, limit)
 
 
@@ -151,8 +159,12 @@ async def test_rest_page_number_paging_matches_the_same_order(
         for page in range(1, max(1, math.ceil(len(expected) / limit)) + 1):
             response = await client.get(
                 "/api/convos",
-                params={"limit": limit, "pageNumber": page, "sortBy": sort_by,
-                        "sortDirection": direction},
+                params={
+                    "limit": limit,
+                    "pageNumber": page,
+                    "sortBy": sort_by,
+                    "sortDirection": direction,
+                },
                 headers=auth(ALICE),
             )
             seen += [c["conversationId"] for c in response.json()["conversations"]]
@@ -170,13 +182,23 @@ QUERY = """query($first: Int, $after: String, $sortBy: ConversationSort!,
 
 
 async def _page_graphql(
-    client: httpx.AsyncClient, sort_by: str, direction: str, first: int, after: str | None,
+    client: httpx.AsyncClient,
+    sort_by: str,
+    direction: str,
+    first: int,
+    after: str | None,
     is_archived: bool,
 ) -> dict[str, Any]:
     body = await gql(
-        client, QUERY,
-        {"first": first, "after": after, "sortBy": _enum(sort_by), "dir": direction.upper(),
-         "archived": is_archived},
+        client,
+        QUERY,
+        {
+            "first": first,
+            "after": after,
+            "sortBy": _enum(sort_by),
+            "dir": direction.upper(),
+            "archived": is_archived,
+        },
         user=ALICE,
     )
     assert "errors" not in body, body
@@ -185,8 +207,12 @@ async def _page_graphql(
 
 
 def _enum(sort_by: str) -> str:
-    return {"updatedAt": "UPDATED_AT", "createdAt": "CREATED_AT", "title": "TITLE",
-            "archivedAt": "ARCHIVED_AT"}[sort_by]
+    return {
+        "updatedAt": "UPDATED_AT",
+        "createdAt": "CREATED_AT",
+        "title": "TITLE",
+        "archivedAt": "ARCHIVED_AT",
+    }[sort_by]
 
 
 @given(
@@ -197,8 +223,12 @@ def _enum(sort_by: str) -> str:
 )
 @PROPERTY_SETTINGS
 async def test_graphql_cursor_paging_visits_every_item_once_in_sort_order(
-    client: httpx.AsyncClient, database: Database, docs: list[Document], first: int,
-    is_archived: bool, resume_at: int,
+    client: httpx.AsyncClient,
+    database: Database,
+    docs: list[Document],
+    first: int,
+    is_archived: bool,
+    resume_at: int,
 ) -> None:
     await _reset(database, docs)
     for sort_by in SORTS:
@@ -219,11 +249,9 @@ async def test_graphql_cursor_paging_visits_every_item_once_in_sort_order(
             if cursors:
                 # Every edge's cursor resumes right after that edge.
                 i = resume_at % len(cursors)
-                page = await _page_graphql(
-                    client, sort_by, direction, 100, cursors[i], is_archived
-                )
+                page = await _page_graphql(client, sort_by, direction, 100, cursors[i], is_archived)
                 rest = [e["node"]["conversationId"] for e in page["edges"]]
-                assert rest == expected[i + 1:], (sort_by, direction, i)
+                assert rest == expected[i + 1 :], (sort_by, direction, i)
 
 
 def test_model_orders_nulls_first_and_strings_by_code_point() -> None:

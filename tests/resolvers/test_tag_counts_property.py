@@ -123,7 +123,8 @@ class World:
             if via_graphql:
                 return await self.graphql(
                     "mutation($c: String!) { deleteConversation(conversationId: $c) "
-                    "{ deletedCount } }", {"c": cid},
+                    "{ deletedCount } }",
+                    {"c": cid},
                 )
             return await self.rest("DELETE", "/api/convos", {"arg": {"conversationId": cid}})
         if kind == "new_conversation":
@@ -131,9 +132,7 @@ class World:
             return 201
         assert kind == "delete_all"
         if via_graphql:
-            return await self.graphql(
-                "mutation { deleteAllConversations { deletedCount } }", {}
-            )
+            return await self.graphql("mutation { deleteAllConversations { deletedCount } }", {})
         return await self.rest("DELETE", "/api/convos/all")
 
 
@@ -141,16 +140,18 @@ def _bobs(snap: dict[str, list[Document]]) -> dict[str, list[Document]]:
     return {name: [d for d in docs if d.get("user") == BOB] for name, docs in snap.items()}
 
 
-@given(
-    start=initial_tags, ops=operations, edges=st.lists(st.booleans(), min_size=14, max_size=14)
-)
+@given(start=initial_tags, ops=operations, edges=st.lists(st.booleans(), min_size=14, max_size=14))
 @settings(
-    max_examples=25, deadline=None,
+    max_examples=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 async def test_tag_counts_and_positions_stay_true_after_any_operations(
-    client: httpx.AsyncClient, database: Database, start: list[list[str]],
-    ops: list[tuple[Any, ...]], edges: list[bool],
+    client: httpx.AsyncClient,
+    database: Database,
+    start: list[list[str]],
+    ops: list[tuple[Any, ...]],
+    edges: list[bool],
 ) -> None:
     for collection in (database.conversations, database.messages, database.tags):
         await collection.delete_many({})

@@ -56,13 +56,14 @@ def _alg_none_token() -> str:
 
 def _token_without_id() -> str:
     now = int(time.time())
-    return jwt.encode(
-        {"sub": ALICE, "iat": now, "exp": now + 3600}, JWT_SECRET, algorithm="HS256"
-    )
+    return jwt.encode({"sub": ALICE, "iat": now, "exp": now + 3600}, JWT_SECRET, algorithm="HS256")
 
 
 async def _send(
-    client: httpx.AsyncClient, method: str, path: str, body: object,
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: object,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     content = orjson.dumps(body) if body is not None else None
@@ -87,8 +88,10 @@ async def test_every_route_without_token_is_401_no_auth_token_and_changes_nothin
     [
         ("Bearer not-a-jwt", "jwt malformed"),
         (f"Bearer {token(ALICE, ttl_s=-3600)}", "jwt expired"),
-        (f"Bearer {token(ALICE, secret='another-secret-that-is-long-enough-0123456789')}",
-         "invalid signature"),
+        (
+            f"Bearer {token(ALICE, secret='another-secret-that-is-long-enough-0123456789')}",
+            "invalid signature",
+        ),
         ("Basic YWxpY2U6c2VjcmV0", "No auth token"),
         ("Bearer ", "No auth token"),
     ],
@@ -200,15 +203,21 @@ BIG = 3 * 1024 * 1024 + 1
 @pytest.mark.parametrize(
     ("method", "path", "build"),
     [
-        ("POST", "/api/convos/update",
-         lambda cid: {"arg": {"conversationId": cid, "title": "x" * BIG}}),
+        (
+            "POST",
+            "/api/convos/update",
+            lambda cid: {"arg": {"conversationId": cid, "title": "x" * BIG}},
+        ),
         ("POST", "/api/tags", lambda cid: {"tag": "t", "description": "x" * BIG}),
         ("PUT", "/api/tags/convo/{cid}", lambda cid: {"tags": ["a"], "pad": "x" * BIG}),
         ("DELETE", "/api/convos", lambda cid: {"arg": {"conversationId": cid}, "pad": "x" * BIG}),
     ],
 )
 async def test_body_over_3_mb_is_413_and_changes_nothing(
-    client: httpx.AsyncClient, database: Database, method: str, path: str,
+    client: httpx.AsyncClient,
+    database: Database,
+    method: str,
+    path: str,
     build: object,
 ) -> None:
     doc = await insert_conversation(database, ALICE)
@@ -218,7 +227,9 @@ async def test_body_over_3_mb_is_413_and_changes_nothing(
     content = orjson.dumps(build(cid))
     assert len(content) > 3 * 1024 * 1024
     response = await client.request(
-        method, path.format(cid=cid), content=content,
+        method,
+        path.format(cid=cid),
+        content=content,
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 413
@@ -239,7 +250,8 @@ async def test_streamed_body_over_3_mb_without_length_is_413(
         yield b'"}}'
 
     response = await client.post(
-        "/api/convos/update", content=chunks(),
+        "/api/convos/update",
+        content=chunks(),
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 413

@@ -137,8 +137,8 @@ async def test_the_app_recovers_when_the_database_comes_back(tmp_path: Path) -> 
                 response = await client.get("/api/convos", headers=auth(ALICE))
                 titles = [c["title"] for c in response.json()["conversations"]]
                 assert titles == ["kept"]
-                assert response.json()["conversations"][0]["conversationId"] == (
-                    doc["conversationId"]
+                assert (
+                    response.json()["conversations"][0]["conversationId"] == (doc["conversationId"])
                 )
     finally:
         if database is not None:

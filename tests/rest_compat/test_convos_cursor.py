@@ -85,9 +85,13 @@ async def test_librechat_v088_cursor_with_id_continues_after_that_item(
 ) -> None:
     docs = await _tied(database)
     at = docs[2]
-    cursor = _cursor({
-        "primary": iso(at["updatedAt"]), "secondary": iso(at["updatedAt"]), "id": str(at["_id"]),
-    })
+    cursor = _cursor(
+        {
+            "primary": iso(at["updatedAt"]),
+            "secondary": iso(at["updatedAt"]),
+            "id": str(at["_id"]),
+        }
+    )
     body = await _list(client, limit=25, cursor=cursor)
     assert _ids(body) == [d["conversationId"] for d in docs[3:]]
     assert body["nextCursor"] is None
@@ -187,7 +191,8 @@ async def test_cursor_of_one_sort_is_refused_by_another(
     await _tied(database)
     first = await _list(client, limit=2, sortBy="title")
     response = await client.get(
-        "/api/convos", params={"cursor": first["nextCursor"], "sortBy": "createdAt"},
+        "/api/convos",
+        params={"cursor": first["nextCursor"], "sortBy": "createdAt"},
         headers=auth(ALICE),
     )
     assert response.status_code == 400
@@ -198,9 +203,12 @@ async def test_cursor_past_the_end_is_an_empty_last_page(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     await _tied(database)
-    cursor = _cursor({
-        "primary": iso(datetime(2000, 1, 1)), "secondary": iso(datetime(2000, 1, 1)),
-        "id": str(ObjectId()),
-    })
+    cursor = _cursor(
+        {
+            "primary": iso(datetime(2000, 1, 1)),
+            "secondary": iso(datetime(2000, 1, 1)),
+            "id": str(ObjectId()),
+        }
+    )
     body = await _list(client, cursor=cursor)
     assert body["conversations"] == [] and body["nextCursor"] is None

@@ -92,7 +92,11 @@ async def test_limit_not_a_positive_integer_is_400(
 async def test_pages_is_at_least_one_for_an_empty_list(client: httpx.AsyncClient) -> None:
     body = await _list(client)
     assert body == {
-        "conversations": [], "nextCursor": None, "pageNumber": 1, "pageSize": 25, "pages": 1,
+        "conversations": [],
+        "nextCursor": None,
+        "pageNumber": 1,
+        "pageSize": 25,
+        "pages": 1,
     }
 
 
@@ -113,9 +117,17 @@ async def test_summary_carries_contract_fields_with_defaults(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     doc = conversation_doc(
-        ALICE, title="Stored", pinned=True, archivedAt=None, modelLabel="Helper",
-        iconURL="https://x/i.png", agent_id="agent_1", spec="s1", endpointType="custom",
-        temperature=0.3, messages=[ObjectId()],
+        ALICE,
+        title="Stored",
+        pinned=True,
+        archivedAt=None,
+        modelLabel="Helper",
+        iconURL="https://x/i.png",
+        agent_id="agent_1",
+        spec="s1",
+        endpointType="custom",
+        temperature=0.3,
+        messages=[ObjectId()],
     )
     del doc["isArchived"], doc["tags"]
     await database.conversations.insert_one(doc)
@@ -202,9 +214,7 @@ async def test_tags_filter_single_repeated_and_bracketed(
     home = await insert_conversation(
         database, ALICE, tags=["home", "x"], updatedAt=BASE_TIME - timedelta(minutes=1)
     )
-    await insert_conversation(
-        database, ALICE, tags=[], updatedAt=BASE_TIME - timedelta(minutes=2)
-    )
+    await insert_conversation(database, ALICE, tags=[], updatedAt=BASE_TIME - timedelta(minutes=2))
     await insert_conversation(database, BOB, tags=["work"])
     assert _ids(await _list(client, tags="work")) == [work["conversationId"]]
     both = [work["conversationId"], home["conversationId"]]
@@ -236,9 +246,7 @@ async def test_too_long_tag_filter_is_400(client: httpx.AsyncClient) -> None:
 async def test_search_matches_title_tags_and_message_text_case_insensitively(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    by_title = await insert_conversation(
-        database, ALICE, title="Paris TRIP", updatedAt=BASE_TIME
-    )
+    by_title = await insert_conversation(database, ALICE, title="Paris TRIP", updatedAt=BASE_TIME)
     by_tag = await insert_conversation(
         database, ALICE, title="x", tags=["trips"], updatedAt=BASE_TIME - timedelta(minutes=1)
     )
@@ -251,18 +259,24 @@ async def test_search_matches_title_tags_and_message_text_case_insensitively(
     unrelated = await insert_conversation(
         database, ALICE, title="Groceries", updatedAt=BASE_TIME - timedelta(minutes=4)
     )
-    await database.messages.insert_many([
-        message_doc(ALICE, by_text["conversationId"], text="Plan my trip to Rome"),
-        message_doc(
-            ALICE, by_content["conversationId"], text="",
-            content=[{"type": "text", "text": "A road TRIP"}, {"type": "image_url"}],
-        ),
-        message_doc(ALICE, unrelated["conversationId"], text="milk and eggs"),
-    ])
+    await database.messages.insert_many(
+        [
+            message_doc(ALICE, by_text["conversationId"], text="Plan my trip to Rome"),
+            message_doc(
+                ALICE,
+                by_content["conversationId"],
+                text="",
+                content=[{"type": "text", "text": "A road TRIP"}, {"type": "image_url"}],
+            ),
+            message_doc(ALICE, unrelated["conversationId"], text="milk and eggs"),
+        ]
+    )
     body = await _list(client, search="trip")
     assert _ids(body) == [
-        by_title["conversationId"], by_tag["conversationId"],
-        by_text["conversationId"], by_content["conversationId"],
+        by_title["conversationId"],
+        by_tag["conversationId"],
+        by_text["conversationId"],
+        by_content["conversationId"],
     ]
     assert body["pages"] == 1
 
@@ -277,9 +291,7 @@ async def test_search_does_not_match_other_users_messages(
     assert _ids(await _list(client, search="secret")) == []
 
 
-async def test_search_is_literal_not_a_regex(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_search_is_literal_not_a_regex(client: httpx.AsyncClient, database: Database) -> None:
     await insert_conversation(database, ALICE, title="axb")
     dotted = await insert_conversation(
         database, ALICE, title="a.b", updatedAt=BASE_TIME - timedelta(minutes=1)
@@ -298,9 +310,7 @@ async def test_search_is_decoded_once_more_like_librechat(
     assert _ids(response.json()) == [doc["conversationId"]]
 
 
-async def test_blank_search_is_no_filter(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_blank_search_is_no_filter(client: httpx.AsyncClient, database: Database) -> None:
     await _many(database, ALICE, 2)
     assert len((await _list(client, search="   "))["conversations"]) == 2
 
@@ -327,12 +337,11 @@ async def test_pinned_filter(client: httpx.AsyncClient, database: Database) -> N
     unpinned = await insert_conversation(
         database, ALICE, pinned=False, updatedAt=BASE_TIME - timedelta(minutes=1)
     )
-    never = await insert_conversation(
-        database, ALICE, updatedAt=BASE_TIME - timedelta(minutes=2)
-    )
+    never = await insert_conversation(database, ALICE, updatedAt=BASE_TIME - timedelta(minutes=2))
     assert _ids(await _list(client, pinned="true")) == [pinned["conversationId"]]
     assert _ids(await _list(client, pinned="false")) == [
-        unpinned["conversationId"], never["conversationId"],
+        unpinned["conversationId"],
+        never["conversationId"],
     ]
     assert len(_ids(await _list(client))) == 3
     await _bad(client, {"pinned": "yes"})
@@ -345,22 +354,38 @@ async def test_sort_by_each_key_and_direction(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     a = await insert_conversation(
-        database, ALICE, title="b", createdAt=BASE_TIME, updatedAt=BASE_TIME,
-        isArchived=True, archivedAt=BASE_TIME + timedelta(days=2),
+        database,
+        ALICE,
+        title="b",
+        createdAt=BASE_TIME,
+        updatedAt=BASE_TIME,
+        isArchived=True,
+        archivedAt=BASE_TIME + timedelta(days=2),
     )
     b = await insert_conversation(
-        database, ALICE, title="a", createdAt=BASE_TIME + timedelta(days=1),
+        database,
+        ALICE,
+        title="a",
+        createdAt=BASE_TIME + timedelta(days=1),
         updatedAt=BASE_TIME - timedelta(days=1),
-        isArchived=True, archivedAt=BASE_TIME + timedelta(days=1),
+        isArchived=True,
+        archivedAt=BASE_TIME + timedelta(days=1),
     )
     c = await insert_conversation(
-        database, ALICE, title="c", createdAt=BASE_TIME - timedelta(days=1),
+        database,
+        ALICE,
+        title="c",
+        createdAt=BASE_TIME - timedelta(days=1),
         updatedAt=BASE_TIME + timedelta(days=1),
-        isArchived=True, archivedAt=BASE_TIME + timedelta(days=3),
+        isArchived=True,
+        archivedAt=BASE_TIME + timedelta(days=3),
     )
     ids = {"a": a["conversationId"], "b": b["conversationId"], "c": c["conversationId"]}
     expected = {
-        "updatedAt": "cab", "createdAt": "bac", "title": "cab", "archivedAt": "cab",
+        "updatedAt": "cab",
+        "createdAt": "bac",
+        "title": "cab",
+        "archivedAt": "cab",
     }
     for sort_by, desc in expected.items():
         body = await _list(client, isArchived="true", sortBy=sort_by)
@@ -399,9 +424,7 @@ async def test_unknown_sort_direction_is_400(client: httpx.AsyncClient, directio
 # --- pageNumber (legacy offset paging) -----------------------------------------------
 
 
-async def test_page_number_pages_by_offset(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_page_number_pages_by_offset(client: httpx.AsyncClient, database: Database) -> None:
     docs = await _many(database, ALICE, 7)
     ids = [d["conversationId"] for d in docs]
     pages = [await _list(client, limit=3, pageNumber=n) for n in (1, 2, 3, 4)]
@@ -422,9 +445,7 @@ async def test_next_cursor_after_a_page_number_continues_from_that_page(
     assert third["pageNumber"] == 3
 
 
-async def test_cursor_wins_over_page_number(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_cursor_wins_over_page_number(client: httpx.AsyncClient, database: Database) -> None:
     docs = await _many(database, ALICE, 7)
     first = await _list(client, limit=3)
     body = await _list(client, limit=3, cursor=first["nextCursor"], pageNumber=3)

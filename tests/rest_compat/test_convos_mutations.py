@@ -51,7 +51,12 @@ async def test_get_one_serves_every_stored_field_in_json_shapes(
 ) -> None:
     ids = [ObjectId(), ObjectId()]
     doc = await insert_conversation(
-        database, ALICE, messages=ids, promptPrefix=None, stop=["x"], agentOptions={"a": 1},
+        database,
+        ALICE,
+        messages=ids,
+        promptPrefix=None,
+        stop=["x"],
+        agentOptions={"a": 1},
         isTemporary=False,
     )
     response = await client.get(f"/api/convos/{doc['conversationId']}", headers=auth(ALICE))
@@ -86,7 +91,8 @@ async def test_rename_is_201_with_the_whole_trimmed_document(
 ) -> None:
     doc = await insert_conversation(database, ALICE, temperature=0.5, tags=["t"])
     response = await _post(
-        client, "/api/convos/update",
+        client,
+        "/api/convos/update",
         {"arg": {"conversationId": doc["conversationId"], "title": "  Renamed  "}},
     )
     assert response.status_code == 201
@@ -106,7 +112,8 @@ async def test_rename_cuts_the_trimmed_title_to_1024(
     doc = await insert_conversation(database, ALICE)
     title = "   " + "é" * 1000 + "x" * 1000 + "   "
     response = await _post(
-        client, "/api/convos/update",
+        client,
+        "/api/convos/update",
         {"arg": {"conversationId": doc["conversationId"], "title": title}},
     )
     assert response.status_code == 201
@@ -119,7 +126,8 @@ async def test_rename_to_an_empty_title_is_allowed(
 ) -> None:
     doc = await insert_conversation(database, ALICE)
     response = await _post(
-        client, "/api/convos/update",
+        client,
+        "/api/convos/update",
         {"arg": {"conversationId": doc["conversationId"], "title": title}},
     )
     assert response.status_code == 201
@@ -134,8 +142,10 @@ async def test_rename_to_an_empty_title_is_allowed(
         ({"conversationId": "", "title": "x"}, "conversationId is required"),
         ({"conversationId": None, "title": "x"}, "conversationId is required"),
         ({"conversationId": 12, "title": "x"}, "conversationId must be a string"),
-        ({"conversationId": "x" * 201, "title": "x"},
-         "conversationId must be at most 200 characters"),
+        (
+            {"conversationId": "x" * 201, "title": "x"},
+            "conversationId must be at most 200 characters",
+        ),
         ({"conversationId": "CID"}, "title is required"),
         ({"conversationId": "CID", "title": 123}, "title must be a string"),
         ({"conversationId": "CID", "title": None}, "title must be a string"),
@@ -175,7 +185,8 @@ async def test_rename_of_unknown_conversation_is_404_and_creates_no_stub(
     await insert_conversation(database, ALICE)
     before = await snapshot(database)
     response = await _post(
-        client, "/api/convos/update",
+        client,
+        "/api/convos/update",
         {"arg": {"conversationId": "11111111-1111-1111-1111-111111111111", "title": "ghost"}},
     )
     assert response.status_code == 404
@@ -189,8 +200,10 @@ async def test_rename_of_foreign_conversation_is_403_and_changes_nothing(
     doc = await insert_conversation(database, ALICE)
     before = await snapshot(database)
     response = await _post(
-        client, "/api/convos/update",
-        {"arg": {"conversationId": doc["conversationId"], "title": "hijack"}}, user=BOB,
+        client,
+        "/api/convos/update",
+        {"arg": {"conversationId": doc["conversationId"], "title": "hijack"}},
+        user=BOB,
     )
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
@@ -222,7 +235,9 @@ async def test_malformed_bodies_are_400_and_change_nothing(
         assert response.status_code == 400, path
         assert response.json() == {"error": error}, path
     response = await client.request(
-        "DELETE", "/api/convos", content=raw,
+        "DELETE",
+        "/api/convos",
+        content=raw,
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 400
@@ -266,7 +281,8 @@ async def test_archive_with_a_non_boolean_is_400(
     doc = await insert_conversation(database, ALICE)
     before = await snapshot(database)
     response = await _post(
-        client, "/api/convos/archive",
+        client,
+        "/api/convos/archive",
         {"arg": {"conversationId": doc["conversationId"], "isArchived": value}},
     )
     assert response.status_code == 400
@@ -283,7 +299,8 @@ async def test_archive_without_the_flag_or_id_is_400(
         client, "/api/convos/archive", {"arg": {"conversationId": doc["conversationId"]}}
     )
     assert (response.status_code, response.json()) == (
-        400, {"error": "isArchived must be a boolean"}
+        400,
+        {"error": "isArchived must be a boolean"},
     )
     response = await _post(
         client, "/api/convos/pin", {"arg": {"conversationId": doc["conversationId"]}}
@@ -305,8 +322,10 @@ async def test_archive_unknown_is_404_and_foreign_is_403(
     )
     assert (unknown.status_code, unknown.json()) == (404, NOT_FOUND)
     foreign = await _post(
-        client, "/api/convos/archive",
-        {"arg": {"conversationId": doc["conversationId"], "isArchived": True}}, user=BOB,
+        client,
+        "/api/convos/archive",
+        {"arg": {"conversationId": doc["conversationId"], "isArchived": True}},
+        user=BOB,
     )
     assert (foreign.status_code, foreign.json()) == (403, FORBIDDEN)
     assert await snapshot(database) == before
@@ -315,9 +334,7 @@ async def test_archive_unknown_is_404_and_foreign_is_403(
 # --- POST /api/convos/pin ---------------------------------------------------------
 
 
-async def test_pin_and_unpin_keep_updated_at(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_pin_and_unpin_keep_updated_at(client: httpx.AsyncClient, database: Database) -> None:
     doc = await insert_conversation(database, ALICE)
     cid = doc["conversationId"]
     response = await _post(
@@ -376,10 +393,17 @@ async def test_delete_with_assistants_fields_is_accepted(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     doc = await insert_conversation(database, ALICE, endpoint="assistants")
-    response = await _delete(client, {"arg": {
-        "conversationId": doc["conversationId"], "thread_id": "thread_1",
-        "endpoint": "assistants", "source": "button",
-    }})
+    response = await _delete(
+        client,
+        {
+            "arg": {
+                "conversationId": doc["conversationId"],
+                "thread_id": "thread_1",
+                "endpoint": "assistants",
+                "source": "button",
+            }
+        },
+    )
     assert response.status_code == 201 and response.json()["deletedCount"] == 1
 
 
@@ -404,8 +428,14 @@ async def test_delete_lowers_tag_counts_never_below_zero(
 
 @pytest.mark.parametrize(
     "body",
-    [None, {}, {"arg": {}}, {"arg": None}, {"arg": {"conversationId": ""}},
-     {"conversationId": "CID"}],
+    [
+        None,
+        {},
+        {"arg": {}},
+        {"arg": None},
+        {"arg": {"conversationId": ""}},
+        {"conversationId": "CID"},
+    ],
     ids=["no-body", "empty", "empty-arg", "null-arg", "empty-id", "flat"],
 )
 async def test_delete_without_parameters_is_400(

@@ -26,7 +26,8 @@ async def source(
     conversation = await insert_conversation(database, ALICE, title="Conversation 2", top_p=1)
     tree = await insert_tree(database, ALICE, conversation["conversationId"])
     response = await client.put(
-        f"/api/tags/convo/{conversation['conversationId']}", json={"tags": ["work"]},
+        f"/api/tags/convo/{conversation['conversationId']}",
+        json={"tags": ["work"]},
         headers=auth(ALICE),
     )
     assert response.status_code == 200
@@ -40,7 +41,8 @@ async def _duplicate(
 
 
 async def test_duplicate_copies_the_whole_tree_with_new_ids(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     source: tuple[Document, dict[str, Document]],
 ) -> None:
     conversation, tree = source
@@ -48,8 +50,9 @@ async def test_duplicate_copies_the_whole_tree_with_new_ids(
     assert response.status_code == 201, response.text
     data = response.json()
     new_id = data["conversation"]["conversationId"]
-    by = check_copy(data["messages"], tree, conversation_id=new_id, user=ALICE,
-                    expected=ALL, roots={"R", "R2"})
+    by = check_copy(
+        data["messages"], tree, conversation_id=new_id, user=ALICE, expected=ALL, roots={"R", "R2"}
+    )
     # Same shape: every copied message's parent is its source parent's copy.
     for label, (parent, _) in TREE.items():
         if parent is not None:
@@ -104,7 +107,8 @@ async def test_duplicate_of_a_conversation_without_messages_is_201(
 
 
 async def test_duplicate_refusals_write_nothing(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     source: tuple[Document, dict[str, Document]],
 ) -> None:
     conversation, _ = source
@@ -115,18 +119,26 @@ async def test_duplicate_refusals_write_nothing(
         ({"title": "x"}, ALICE, 400, {"error": "conversationId is required"}),
         ({"conversationId": 42}, ALICE, 400, {"error": "conversationId must be a string"}),
         ({"conversationId": cid, "title": 5}, ALICE, 400, {"error": "title must be a string"}),
-        ({"conversationId": cid, "title": ["a"]}, ALICE, 400,
-         {"error": "title must be a string"}),
-        ({"conversationId": "55555555-5555-5555-5555-555555555555"}, ALICE, 404,
-         {"error": "Conversation not found"}),
-        ({"conversationId": cid}, BOB, 403,
-         {"error": "Unauthorized", "message": "You don't have access to this conversation"}),
+        ({"conversationId": cid, "title": ["a"]}, ALICE, 400, {"error": "title must be a string"}),
+        (
+            {"conversationId": "55555555-5555-5555-5555-555555555555"},
+            ALICE,
+            404,
+            {"error": "Conversation not found"},
+        ),
+        (
+            {"conversationId": cid},
+            BOB,
+            403,
+            {"error": "Unauthorized", "message": "You don't have access to this conversation"},
+        ),
     ]
     for body, user, status, expected in cases:
         response = await _duplicate(client, body, user)
         assert (response.status_code, response.json()) == (status, expected), body
     raw = await client.post(
-        "/api/convos/duplicate", content=b'{"conversationId": {"$ne": null}}',
+        "/api/convos/duplicate",
+        content=b'{"conversationId": {"$ne": null}}',
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert raw.status_code == 400

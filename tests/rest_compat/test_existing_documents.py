@@ -77,8 +77,16 @@ async def test_list_gives_contract_summaries_for_old_documents(
     assert response.status_code == 200
     items = {c["conversationId"]: c for c in response.json()["conversations"]}
     old = items[minimal["conversationId"]]
-    for key in ("conversationId", "title", "createdAt", "updatedAt", "endpoint", "model",
-                "isArchived", "tags"):
+    for key in (
+        "conversationId",
+        "title",
+        "createdAt",
+        "updatedAt",
+        "endpoint",
+        "model",
+        "isArchived",
+        "tags",
+    ):
         assert key in old, key
     assert old["title"] == "New Chat" and old["model"] is None
     assert old["isArchived"] is False and old["tags"] == []
@@ -94,7 +102,8 @@ async def test_get_serves_unknown_fields_as_stored(
     response = await client.get(f"/api/convos/{full['conversationId']}", headers=auth(ALICE))
     body = response.json()
     assert body["futureField"] == {
-        "nested": [1, {"deep": "value"}], "when": "2024-01-15T10:00:00.000Z",
+        "nested": [1, {"deep": "value"}],
+        "when": "2024-01-15T10:00:00.000Z",
     }
     assert body["chatProjectId"] is None and body["imageDetail"] == "auto"
     assert body["messages"] == ["6b0a7823a3d94e45bec1febb", "6b0a7823a3d94e45bec1febc"]
@@ -107,7 +116,8 @@ async def test_rename_archive_and_pin_keep_every_other_field(
     for original in await _insert(database):
         cid = original["conversationId"]
         response = await client.post(
-            "/api/convos/update", json={"arg": {"conversationId": cid, "title": "T"}},
+            "/api/convos/update",
+            json={"arg": {"conversationId": cid, "title": "T"}},
             headers=auth(ALICE),
         )
         assert response.status_code == 201
@@ -116,7 +126,8 @@ async def test_rename_archive_and_pin_keep_every_other_field(
         renamed = stored
 
         response = await client.post(
-            "/api/convos/archive", json={"arg": {"conversationId": cid, "isArchived": True}},
+            "/api/convos/archive",
+            json={"arg": {"conversationId": cid, "isArchived": True}},
             headers=auth(ALICE),
         )
         assert response.status_code == 200
@@ -125,7 +136,8 @@ async def test_rename_archive_and_pin_keep_every_other_field(
         assert stored["isArchived"] is True and isinstance(stored["archivedAt"], datetime)
 
         response = await client.post(
-            "/api/convos/pin", json={"arg": {"conversationId": cid, "pinned": True}},
+            "/api/convos/pin",
+            json={"arg": {"conversationId": cid, "pinned": True}},
             headers=auth(ALICE),
         )
         assert response.status_code == 200
@@ -143,8 +155,9 @@ async def test_tag_operations_keep_every_other_field(
     stored = await _stored(database, cid)
     assert _without(stored, "tags", "updatedAt") == _without(minimal, "updatedAt")
 
-    response = await client.put(f"/api/tags/convo/{cid}", json={"tags": ["a", "b"]},
-                                headers=auth(ALICE))
+    response = await client.put(
+        f"/api/tags/convo/{cid}", json={"tags": ["a", "b"]}, headers=auth(ALICE)
+    )
     assert response.status_code == 200
     response = await client.put("/api/tags/a", json={"tag": "c"}, headers=auth(ALICE))
     assert response.status_code == 200
@@ -159,12 +172,30 @@ async def test_existing_librechat_tags_are_served_and_extended(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     # LibreChat's own tags: positions from 1, __v, no description on one.
-    await database.tags.insert_many([
-        {"tag": "Saved", "user": ALICE, "count": 0, "position": 1, "__v": 0,
-         "createdAt": BASE_TIME, "updatedAt": BASE_TIME},
-        {"tag": "work", "user": ALICE, "count": 2, "position": 2, "description": "d", "__v": 0,
-         "createdAt": BASE_TIME, "updatedAt": BASE_TIME, "extra": "kept"},
-    ])
+    await database.tags.insert_many(
+        [
+            {
+                "tag": "Saved",
+                "user": ALICE,
+                "count": 0,
+                "position": 1,
+                "__v": 0,
+                "createdAt": BASE_TIME,
+                "updatedAt": BASE_TIME,
+            },
+            {
+                "tag": "work",
+                "user": ALICE,
+                "count": 2,
+                "position": 2,
+                "description": "d",
+                "__v": 0,
+                "createdAt": BASE_TIME,
+                "updatedAt": BASE_TIME,
+                "extra": "kept",
+            },
+        ]
+    )
     response = await client.get("/api/tags", headers=auth(ALICE))
     assert [(t["tag"], t["position"]) for t in response.json()] == [("Saved", 1), ("work", 2)]
     assert all("__v" not in t for t in response.json())
@@ -179,14 +210,30 @@ async def test_graphql_reads_old_documents_and_messages_with_missing_fields(
 ) -> None:
     _, minimal = await _insert(database)
     cid = minimal["conversationId"]
-    await database.messages.insert_many([
-        {"messageId": "m1", "conversationId": cid, "user": ALICE, "parentMessageId": NO_PARENT,
-         "createdAt": BASE_TIME, "unknownMessageField": 1},
-        {"messageId": "m2", "conversationId": cid, "user": ALICE, "parentMessageId": "m1",
-         "content": [{"type": "text", "text": "structured"}], "isCreatedByUser": False,
-         "createdAt": BASE_TIME, "tokenCount": 12.0, "feedback": {"rating": "thumbsUp"}},
-        {"messageId": "m3", "conversationId": cid, "user": ALICE, "parentMessageId": None},
-    ])
+    await database.messages.insert_many(
+        [
+            {
+                "messageId": "m1",
+                "conversationId": cid,
+                "user": ALICE,
+                "parentMessageId": NO_PARENT,
+                "createdAt": BASE_TIME,
+                "unknownMessageField": 1,
+            },
+            {
+                "messageId": "m2",
+                "conversationId": cid,
+                "user": ALICE,
+                "parentMessageId": "m1",
+                "content": [{"type": "text", "text": "structured"}],
+                "isCreatedByUser": False,
+                "createdAt": BASE_TIME,
+                "tokenCount": 12.0,
+                "feedback": {"rating": "thumbsUp"},
+            },
+            {"messageId": "m3", "conversationId": cid, "user": ALICE, "parentMessageId": None},
+        ]
+    )
     query = """query($id: String!) { conversation(conversationId: $id) {
         title isArchived pinned tagNames tags { tag } model preset
         messages { messageId text content isCreatedByUser error tokenCount feedback

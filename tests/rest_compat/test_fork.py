@@ -39,7 +39,11 @@ async def _source(
     client: httpx.AsyncClient, database: Database
 ) -> tuple[Document, dict[str, Document]]:
     conversation = await insert_conversation(
-        database, ALICE, title="Trip plan", temperature=0.3, iconURL="https://x/y.png",
+        database,
+        ALICE,
+        title="Trip plan",
+        temperature=0.3,
+        iconURL="https://x/y.png",
         promptPrefix="be brief",
     )
     cid = conversation["conversationId"]
@@ -78,12 +82,16 @@ async def _fork(
 
 @pytest.mark.parametrize(("option", "expected", "roots"), NON_SPLIT)
 async def test_fork_keeps_exactly_the_option_s_messages(
-    client: httpx.AsyncClient, database: Database, option: str | None, expected: set[str],
+    client: httpx.AsyncClient,
+    database: Database,
+    option: str | None,
+    expected: set[str],
     roots: set[str],
 ) -> None:
     source, tree = await _source(client, database)
     body: dict[str, Any] = {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
+        "conversationId": source["conversationId"],
+        "messageId": tree["C1"]["messageId"],
     }
     if option is not None:
         body["option"] = option
@@ -91,35 +99,56 @@ async def test_fork_keeps_exactly_the_option_s_messages(
     assert response.status_code == 200, response.text
     data = response.json()
     new_id = data["conversation"]["conversationId"]
-    check_copy(data["messages"], tree, conversation_id=new_id, user=ALICE,
-               expected=expected, roots=roots)
+    check_copy(
+        data["messages"], tree, conversation_id=new_id, user=ALICE, expected=expected, roots=roots
+    )
 
 
 @pytest.mark.parametrize(("option", "expected", "roots"), SPLIT)
 async def test_fork_split_at_target_starts_at_the_target_level_and_ends_at_latest(
-    client: httpx.AsyncClient, database: Database, option: str, expected: set[str],
+    client: httpx.AsyncClient,
+    database: Database,
+    option: str,
+    expected: set[str],
     roots: set[str],
 ) -> None:
     source, tree = await _source(client, database)
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["A1"]["messageId"],
-        "option": option, "splitAtTarget": True, "latestMessageId": tree["C1"]["messageId"],
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["A1"]["messageId"],
+            "option": option,
+            "splitAtTarget": True,
+            "latestMessageId": tree["C1"]["messageId"],
+        },
+    )
     assert response.status_code == 200, response.text
     data = response.json()
-    check_copy(data["messages"], tree, conversation_id=data["conversation"]["conversationId"],
-               user=ALICE, expected=expected, roots=roots)
+    check_copy(
+        data["messages"],
+        tree,
+        conversation_id=data["conversation"]["conversationId"],
+        user=ALICE,
+        expected=expected,
+        roots=roots,
+    )
 
 
 async def test_split_false_ignores_latest_message_id(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     source, tree = await _source(client, database)
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["B1"]["messageId"],
-        "option": "directPath", "splitAtTarget": False,
-        "latestMessageId": tree["D1"]["messageId"],
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["B1"]["messageId"],
+            "option": "directPath",
+            "splitAtTarget": False,
+            "latestMessageId": tree["D1"]["messageId"],
+        },
+    )
     assert response.status_code == 200
     assert {m["text"] for m in response.json()["messages"]} == {"R", "A1", "B1"}
 
@@ -128,10 +157,14 @@ async def test_fork_keeps_createdat_but_forces_it_after_the_parent(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     source, tree = await _source(client, database)
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
-        "option": "targetLevel",
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["C1"]["messageId"],
+            "option": "targetLevel",
+        },
+    )
     by = {m["text"]: m for m in response.json()["messages"]}
     at = {label: parse_time(m["createdAt"]) for label, m in by.items()}
     assert at["R"] == BASE_TIME and at["A1"] == BASE_TIME + timedelta(seconds=1)
@@ -145,10 +178,14 @@ async def test_fork_writes_the_conversation_and_messages_it_returns(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     source, tree = await _source(client, database)
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
-        "option": "directPath",
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["C1"]["messageId"],
+            "option": "directPath",
+        },
+    )
     data = response.json()
     conversation = data["conversation"]
     new_id = conversation["conversationId"]
@@ -156,8 +193,11 @@ async def test_fork_writes_the_conversation_and_messages_it_returns(
     assert conversation["title"] == "Trip plan (Fork)"
     # Every field copied but _id; fresh timestamps.
     assert conversation["_id"] != str(source["_id"])
-    assert (conversation["temperature"], conversation["iconURL"], conversation["promptPrefix"]) \
-        == (0.3, "https://x/y.png", "be brief")
+    assert (conversation["temperature"], conversation["iconURL"], conversation["promptPrefix"]) == (
+        0.3,
+        "https://x/y.png",
+        "be brief",
+    )
     assert conversation["tags"] == ["work", "travel"]
     assert conversation["createdAt"] == conversation["updatedAt"]
     assert parse_time(conversation["createdAt"]) > BASE_TIME
@@ -178,7 +218,8 @@ async def test_fork_writes_the_conversation_and_messages_it_returns(
     assert (c1["unfinished"], c1["error"]) == (False, False)
     # The source is untouched.
     assert await database.messages.count_documents(
-        {"conversationId": source["conversationId"]}) == len(tree)
+        {"conversationId": source["conversationId"]}
+    ) == len(tree)
 
 
 async def _counts(client: httpx.AsyncClient) -> dict[str, int]:
@@ -193,9 +234,13 @@ async def test_fork_raises_tag_counts_to_the_true_number(
     before = await _counts(client)
     assert before == {"work": 1, "travel": 1}
     for _ in range(2):
-        response = await _fork(client, {
-            "conversationId": source["conversationId"], "messageId": tree["B1"]["messageId"],
-        })
+        response = await _fork(
+            client,
+            {
+                "conversationId": source["conversationId"],
+                "messageId": tree["B1"]["messageId"],
+            },
+        )
         assert response.status_code == 200
     after = await _counts(client)
     assert after == {"work": 3, "travel": 3}
@@ -213,9 +258,13 @@ async def test_fork_publishes_a_created_event(
     app.state.services.events = Recorder()
     source, tree = await _source(client, database)
     events.clear()
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["A1"]["messageId"],
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["A1"]["messageId"],
+        },
+    )
     new_id = response.json()["conversation"]["conversationId"]
     assert events == [ConversationEvent("created", ALICE, (new_id,))]
 
@@ -225,9 +274,13 @@ async def test_fork_title_is_cut_so_the_suffix_fits(
 ) -> None:
     source = await insert_conversation(database, ALICE, title="x" * 1024)
     thread = await insert_thread(database, ALICE, source["conversationId"], ["q"])
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": thread[0]["messageId"],
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": thread[0]["messageId"],
+        },
+    )
     title = response.json()["conversation"]["title"]
     assert len(title) == 1024 and title.endswith("x (Fork)")
 
@@ -245,12 +298,21 @@ async def test_fork_of_orphans_and_cycles_terminates_and_roots_them(
         {"messageId": "c3", "parentMessageId": "c2", "text": "below-loop"},
     ]
     for i, doc in enumerate(docs):
-        doc.update(conversationId=cid, user=ALICE, isCreatedByUser=True,
-                   createdAt=BASE_TIME + timedelta(seconds=i))
+        doc.update(
+            conversationId=cid,
+            user=ALICE,
+            isCreatedByUser=True,
+            createdAt=BASE_TIME + timedelta(seconds=i),
+        )
     await database.messages.insert_many(docs)
-    response = await _fork(client, {
-        "conversationId": cid, "messageId": "c3", "option": "directPath",
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": cid,
+            "messageId": "c3",
+            "option": "directPath",
+        },
+    )
     assert response.status_code == 200
     messages = response.json()["messages"]
     # The loop is cut at the first message met (loop1): loop1 <- loop2 <- below-loop.
@@ -259,7 +321,11 @@ async def test_fork_of_orphans_and_cycles_terminates_and_roots_them(
     assert messages[1]["parentMessageId"] == messages[0]["messageId"]
     everything = await _fork(client, {"conversationId": cid, "messageId": "c3"})
     assert {m["text"] for m in everything.json()["messages"]} == {
-        "orphan", "loop1", "loop2", "below-loop"}
+        "orphan",
+        "loop1",
+        "loop2",
+        "below-loop",
+    }
 
 
 # --- refusals: the right status, and nothing written ----------------------------
@@ -281,26 +347,45 @@ def _bad_bodies(cid: str, tree: dict[str, Document]) -> Iterator[tuple[object, s
     yield {"conversationId": 5, "messageId": mid}, "conversationId must be a string"
     yield {"conversationId": [cid], "messageId": mid}, "conversationId must be a string"
     yield {"conversationId": cid, "messageId": {"id": mid}}, "messageId must be a string"
-    yield {"conversationId": cid, "messageId": "m" * 201}, \
-        "messageId must be at most 200 characters"
-    yield {"conversationId": cid, "messageId": mid, "option": "sideways"}, \
-        "option must be one of directPath, includeBranches, targetLevel"
-    yield {"conversationId": cid, "messageId": mid, "option": 1}, \
-        "option must be one of directPath, includeBranches, targetLevel"
-    yield {"conversationId": cid, "messageId": mid, "splitAtTarget": "true"}, \
-        "splitAtTarget must be a boolean"
-    yield {"conversationId": cid, "messageId": mid, "splitAtTarget": True}, \
-        "latestMessageId is required"
-    yield {"conversationId": cid, "messageId": mid, "latestMessageId": 7}, \
-        "latestMessageId must be a string"
+    yield (
+        {"conversationId": cid, "messageId": "m" * 201},
+        "messageId must be at most 200 characters",
+    )
+    yield (
+        {"conversationId": cid, "messageId": mid, "option": "sideways"},
+        "option must be one of directPath, includeBranches, targetLevel",
+    )
+    yield (
+        {"conversationId": cid, "messageId": mid, "option": 1},
+        "option must be one of directPath, includeBranches, targetLevel",
+    )
+    yield (
+        {"conversationId": cid, "messageId": mid, "splitAtTarget": "true"},
+        "splitAtTarget must be a boolean",
+    )
+    yield (
+        {"conversationId": cid, "messageId": mid, "splitAtTarget": True},
+        "latestMessageId is required",
+    )
+    yield (
+        {"conversationId": cid, "messageId": mid, "latestMessageId": 7},
+        "latestMessageId must be a string",
+    )
     # latestMessageId above the target's level: the split would drop it.
-    yield {"conversationId": cid, "messageId": mid, "splitAtTarget": True,
-           "latestMessageId": tree["A1"]["messageId"]}, \
-        "latestMessageId must be at or below the level of messageId"
+    yield (
+        {
+            "conversationId": cid,
+            "messageId": mid,
+            "splitAtTarget": True,
+            "latestMessageId": tree["A1"]["messageId"],
+        },
+        "latestMessageId must be at or below the level of messageId",
+    )
 
 
 async def test_fork_bad_input_is_400_and_writes_nothing(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     tree_source: tuple[Document, dict[str, Document]],
 ) -> None:
     source, tree = tree_source
@@ -321,12 +406,15 @@ async def test_fork_bad_input_is_400_and_writes_nothing(
     ],
 )
 async def test_fork_operator_keys_and_malformed_json_are_400_and_write_nothing(
-    client: httpx.AsyncClient, database: Database,
-    tree_source: tuple[Document, dict[str, Document]], raw: bytes,
+    client: httpx.AsyncClient,
+    database: Database,
+    tree_source: tuple[Document, dict[str, Document]],
+    raw: bytes,
 ) -> None:
     before = await snapshot(database)
     response = await client.post(
-        "/api/convos/fork", content=raw,
+        "/api/convos/fork",
+        content=raw,
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 400
@@ -335,24 +423,33 @@ async def test_fork_operator_keys_and_malformed_json_are_400_and_write_nothing(
 
 
 async def test_fork_unknown_and_foreign_conversations_are_404_and_403(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     tree_source: tuple[Document, dict[str, Document]],
 ) -> None:
     source, tree = tree_source
     before = await snapshot(database)
     unknown = await _fork(client, {"conversationId": "nope", "messageId": "x"})
     assert (unknown.status_code, unknown.json()) == (404, {"error": "Conversation not found"})
-    foreign = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
-    }, user=BOB)
+    foreign = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["C1"]["messageId"],
+        },
+        user=BOB,
+    )
     assert foreign.status_code == 403
     assert foreign.json() == {
-        "error": "Unauthorized", "message": "You don't have access to this conversation"}
+        "error": "Unauthorized",
+        "message": "You don't have access to this conversation",
+    }
     assert await snapshot(database) == before
 
 
 async def test_fork_unknown_message_is_404_message_not_found(
-    client: httpx.AsyncClient, database: Database,
+    client: httpx.AsyncClient,
+    database: Database,
     tree_source: tuple[Document, dict[str, Document]],
 ) -> None:
     source, tree = tree_source
@@ -364,8 +461,12 @@ async def test_fork_unknown_message_is_404_message_not_found(
         {"conversationId": cid, "messageId": "44444444-4444-4444-4444-444444444444"},
         # A message of another conversation is not in this one.
         {"conversationId": cid, "messageId": elsewhere[0]["messageId"]},
-        {"conversationId": cid, "messageId": tree["A1"]["messageId"], "splitAtTarget": True,
-         "latestMessageId": "nope"},
+        {
+            "conversationId": cid,
+            "messageId": tree["A1"]["messageId"],
+            "splitAtTarget": True,
+            "latestMessageId": "nope",
+        },
     ):
         response = await _fork(client, body)
         assert (response.status_code, response.json()) == (404, {"error": "Message not found"})
@@ -384,7 +485,9 @@ def _ids(values: list[str]) -> Iterator[str]:
 
 
 async def test_failed_message_batch_is_deleted_again(
-    client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
     tree_source: tuple[Document, dict[str, Document]],
 ) -> None:
     """The third new message collides with an existing id: the two written are removed."""
@@ -392,16 +495,22 @@ async def test_failed_message_batch_is_deleted_again(
     before = await snapshot(database)
     ids = _ids([fork_ops.new_id(), fork_ops.new_id(), fork_ops.new_id(), tree["R"]["messageId"]])
     monkeypatch.setattr(fork_ops, "new_id", lambda: next(ids))
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
-        "option": "directPath",
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["C1"]["messageId"],
+            "option": "directPath",
+        },
+    )
     assert (response.status_code, response.json()) == (500, {"error": "Internal server error"})
     assert await snapshot(database) == before
 
 
 async def test_failed_conversation_insert_deletes_the_messages(
-    client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
     tree_source: tuple[Document, dict[str, Document]],
 ) -> None:
     """The new conversation id collides (unique with the user): no message is left behind."""
@@ -409,8 +518,12 @@ async def test_failed_conversation_insert_deletes_the_messages(
     before = await snapshot(database)
     ids = _ids([source["conversationId"]])
     monkeypatch.setattr(fork_ops, "new_id", lambda: next(ids))
-    response = await _fork(client, {
-        "conversationId": source["conversationId"], "messageId": tree["C1"]["messageId"],
-    })
+    response = await _fork(
+        client,
+        {
+            "conversationId": source["conversationId"],
+            "messageId": tree["C1"]["messageId"],
+        },
+    )
     assert response.status_code == 500
     assert await snapshot(database) == before

@@ -34,7 +34,9 @@ def fast_backoff(app: Starlette) -> None:
 async def _untitled(database: Database, user: str = ALICE) -> str:
     doc = await insert_conversation(database, user, title="New Chat")
     await insert_thread(
-        database, user, doc["conversationId"],
+        database,
+        user,
+        doc["conversationId"],
         ["How do I cook pasta al dente?", "Boil salted water, then cook the pasta for 9 minutes."],
     )
     return str(doc["conversationId"])
@@ -95,13 +97,9 @@ async def test_a_rename_during_generation_is_not_overwritten(
     cid = await _untitled(database)
     services = _services(app)
     assert services.titles is not None
-    await database.conversations.update_one(
-        {"conversationId": cid}, {"$set": {"title": "Mine"}}
-    )
+    await database.conversations.update_one({"conversationId": cid}, {"$set": {"title": "Mine"}})
     # Scheduled from a stale read (as an import does): the save must not win.
-    started = await schedule_titles(
-        services, ALICE, [{"conversationId": cid, "title": "New Chat"}]
-    )
+    started = await schedule_titles(services, ALICE, [{"conversationId": cid, "title": "New Chat"}])
     assert started == 1
     await services.titles.drain()
     stored = await database.conversations.find_one({"conversationId": cid})
@@ -126,9 +124,9 @@ async def test_generate_title_mutation_returns_the_title_or_not_found(
 
 
 @pytest.fixture
-async def replica_pair(mongo_uri: str, database: Database) -> AsyncIterator[
-    tuple[Starlette, Starlette]
-]:
+async def replica_pair(
+    mongo_uri: str, database: Database
+) -> AsyncIterator[tuple[Starlette, Starlette]]:
     settings = make_settings(mongo_uri, redis_uri=REDIS)
     first = create_app(settings, database=database)
     second = create_app(settings, database=database)
@@ -165,7 +163,9 @@ async def test_a_failing_title_api_falls_back_to_the_offline_generator(
 ) -> None:
     closed_port = f"http://127.0.0.1:9/v1?{uuid.uuid4().hex}"
     settings = make_settings(
-        mongo_uri, title_api_base_url=closed_port.split("?")[0], title_timeout_s=0.2,
+        mongo_uri,
+        title_api_base_url=closed_port.split("?")[0],
+        title_timeout_s=0.2,
         title_max_retries=0,
     )
     app = create_app(settings, database=database)
@@ -184,7 +184,8 @@ async def test_an_import_titles_the_conversations_its_file_left_untitled(
 ) -> None:
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "claude.json"
     response = await client.post(
-        "/api/convos/import", headers=auth(ALICE),
+        "/api/convos/import",
+        headers=auth(ALICE),
         files={"file": ("claude.json", fixture.read_bytes(), "application/json")},
     )
     assert response.status_code == 201

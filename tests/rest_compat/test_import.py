@@ -73,7 +73,10 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     # No background titles: stored documents must equal the parser's output
     # (titles after an import are tested in test_gen_title.py).
     return make_settings(
-        mongo_uri, import_user_max=1000, import_ip_max=1000, import_temp_dir=tmp_path / "spool",
+        mongo_uri,
+        import_user_max=1000,
+        import_ip_max=1000,
+        import_temp_dir=tmp_path / "spool",
         title_generation=False,
     )
 
@@ -101,13 +104,23 @@ async def existing(database: Database) -> None:
         conversation = await insert_conversation(database, user, title="Before", tags=["travel"])
         await insert_thread(database, user, conversation["conversationId"], ["q", "a"])
         await database.tags.insert_one(
-            {"tag": "travel", "user": user, "count": 1, "position": 0,
-             "createdAt": NOW, "updatedAt": NOW}
+            {
+                "tag": "travel",
+                "user": user,
+                "count": 1,
+                "position": 0,
+                "createdAt": NOW,
+                "updatedAt": NOW,
+            }
         )
 
 
 async def post_import(
-    client: httpx.AsyncClient, data: bytes, *, user: str = ALICE, name: str = "export.json",
+    client: httpx.AsyncClient,
+    data: bytes,
+    *,
+    user: str = ALICE,
+    name: str = "export.json",
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     return await client.post(
@@ -155,7 +168,10 @@ async def test_a_chatgpt_tree_keeps_its_branches_and_drops_system_nodes(
     stored = {p.conversation["title"]: p for p in await stored_imports(database, ALICE)}
     # "Empty chat" holds only a system prompt: skipped.
     assert list(stored) == [
-        "Pasta al dente", "Fibonacci in Python", "Weather in Paris", "What breed is this cat?",
+        "Pasta al dente",
+        "Fibonacci in Python",
+        "Weather in Paris",
+        "What breed is this cat?",
         "Haiku",
     ]
     pasta = stored["Pasta al dente"]
@@ -169,7 +185,8 @@ async def test_a_chatgpt_tree_keeps_its_branches_and_drops_system_nodes(
     assert pasta.conversation["model"] == "gpt-4o"
     assert pasta.conversation["endpoint"] == "openAI"
     assert thread(stored["Fibonacci in Python"], "The 10th")[2] == (
-        "GPT-4", "Execution Output:\n> 55"
+        "GPT-4",
+        "Execution Output:\n> 55",
     )
 
 
@@ -204,7 +221,9 @@ async def test_a_zip_of_a_split_chatgpt_export_imports_every_part(
     assert (response.status_code, response.json()) == (201, IMPORTED)
     stored = await stored_imports(database, ALICE)
     assert [p.conversation["title"] for p in stored] == [
-        "Split part one, first", "Split part one, second", "Split part two",
+        "Split part one, first",
+        "Split part one, second",
+        "Split part two",
     ]
     assert_stored_as_parsed(stored, expected(data), ALICE)
 
@@ -233,7 +252,8 @@ async def test_tags_are_kept_created_at_the_end_and_counted(
 
     tags = await database.tags.find({"user": ALICE}, sort=[("position", 1)]).to_list(None)
     assert [(t["tag"], t["count"], t["position"]) for t in tags] == [
-        ("travel", 3, 0), ("portugal", 2, 1),
+        ("travel", 3, 0),
+        ("portugal", 2, 1),
     ]
     # BOB's tag of the same name is his own.
     bob = await database.tags.find_one({"user": BOB, "tag": "travel"})
@@ -245,7 +265,10 @@ async def test_tags_are_kept_created_at_the_end_and_counted(
 
 @pytest.mark.parametrize("name", MALFORMED)
 async def test_a_malformed_file_is_400_and_changes_nothing(
-    client: httpx.AsyncClient, database: Database, settings: Settings, existing: None,
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    existing: None,
     name: str,
 ) -> None:
     before = await fingerprint(database)
@@ -298,7 +321,8 @@ async def test_a_write_failing_half_way_deletes_what_the_import_wrote(
     response = await post_import(client, data)
 
     assert (response.status_code, response.json()) == (
-        413, {"message": "A message or conversation exceeds MongoDB's 16 MB document limit"}
+        413,
+        {"message": "A message or conversation exceeds MongoDB's 16 MB document limit"},
     )
     assert await fingerprint(database) == before
     assert events.events == []
@@ -309,7 +333,9 @@ async def test_a_write_failing_half_way_deletes_what_the_import_wrote(
 
 async def test_no_file_field_is_400(client: httpx.AsyncClient, database: Database) -> None:
     response = await client.post(
-        "/api/convos/import", data={"other": "1"}, files={"x": ("x.txt", b"1")},
+        "/api/convos/import",
+        data={"other": "1"},
+        files={"x": ("x.txt", b"1")},
         headers=auth(ALICE),
     )
     assert (response.status_code, response.json()) == (400, {"error": "file is required"})
@@ -376,7 +402,9 @@ def small_limit(mongo_uri: str, tmp_path: Path) -> Settings:
     spool = tmp_path / "small-spool"
     spool.mkdir()
     return make_settings(
-        mongo_uri, import_max_file_bytes=1024 * 1024, import_temp_dir=spool,
+        mongo_uri,
+        import_max_file_bytes=1024 * 1024,
+        import_temp_dir=spool,
         title_generation=False,
     )
 
@@ -476,7 +504,8 @@ async def test_rest_and_graphql_share_the_user_import_budget(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             assert (await post_import(client, data)).status_code == 201
             graphql = await client.post(
-                "/graphql", headers={**auth(ALICE), "Apollo-Require-Preflight": "1"},
+                "/graphql",
+                headers={**auth(ALICE), "Apollo-Require-Preflight": "1"},
                 **graphql_upload(data),
             )
             assert graphql.json()["data"]["importConversations"]["conversationCount"] > 0
@@ -492,7 +521,8 @@ async def test_rest_and_graphql_share_the_user_import_budget(
             assert counter.sent == 0
 
             refused = await client.post(
-                "/graphql", headers={**auth(ALICE), "Apollo-Require-Preflight": "1"},
+                "/graphql",
+                headers={**auth(ALICE), "Apollo-Require-Preflight": "1"},
                 **graphql_upload(data),
             )
             assert refused.status_code == 429
@@ -530,13 +560,22 @@ def served(mongo_uri: str, db_name: str, tmp_path: Path) -> Iterator[int]:
     """The gateway under uvicorn (``convos-gateway serve``), with a 1 MiB import limit."""
     port = free_port()
     env = {
-        **os.environ, "MONGO_URI": mongo_uri, "MONGO_DB_NAME": db_name, "PORT": str(port),
-        "JWT_SECRET": JWT_SECRET, "CONVOS_ENV": "test", "CONVOS_DATA_DIR": str(tmp_path),
-        "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES": str(1024 * 1024), "LOG_LEVEL": "warning",
+        **os.environ,
+        "MONGO_URI": mongo_uri,
+        "MONGO_DB_NAME": db_name,
+        "PORT": str(port),
+        "JWT_SECRET": JWT_SECRET,
+        "CONVOS_ENV": "test",
+        "CONVOS_DATA_DIR": str(tmp_path),
+        "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES": str(1024 * 1024),
+        "LOG_LEVEL": "warning",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -561,8 +600,7 @@ def test_under_uvicorn_the_413_arrives_while_the_client_is_still_sending(served:
         f"Transfer-Encoding: chunked\r\n\r\n"
     ).encode()
     preamble = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.json"'
-        f"\r\n\r\n["
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.json"\r\n\r\n['
     ).encode()
     block = b" " * (64 * 1024)
     sent = 0

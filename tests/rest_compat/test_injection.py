@@ -22,18 +22,23 @@ def _bodies(cid: str) -> list[tuple[str, str, Any]]:
     return [
         ("POST", "/api/convos/update", {"arg": {"conversationId": OPERATOR, "title": "x"}}),
         ("POST", "/api/convos/update", {"arg": {"conversationId": cid, "title": {"$gt": ""}}}),
-        ("POST", "/api/convos/update", {"$set": {"title": "x"}, "arg": {"conversationId": cid,
-                                                                          "title": "x"}}),
-        ("POST", "/api/convos/update",
-         {"arg": {"conversationId": cid, "title": "x", "meta": [{"a": [{"$where": "1"}]}]}}),
+        (
+            "POST",
+            "/api/convos/update",
+            {"$set": {"title": "x"}, "arg": {"conversationId": cid, "title": "x"}},
+        ),
+        (
+            "POST",
+            "/api/convos/update",
+            {"arg": {"conversationId": cid, "title": "x", "meta": [{"a": [{"$where": "1"}]}]}},
+        ),
         ("POST", "/api/convos/archive", {"arg": {"conversationId": OPERATOR, "isArchived": True}}),
         ("POST", "/api/convos/pin", {"arg": {"conversationId": {"$regex": ".*"}, "pinned": True}}),
         ("DELETE", "/api/convos", {"arg": {"conversationId": OPERATOR}}),
         ("DELETE", "/api/convos", {"arg": {"conversationId": cid, "source": {"$exists": True}}}),
         ("DELETE", "/api/convos/all", {"arg": {"user": OPERATOR}}),
         ("POST", "/api/tags", {"tag": {"$gt": ""}}),
-        ("POST", "/api/tags", {"tag": "t", "addToConversation": True,
-                               "conversationId": OPERATOR}),
+        ("POST", "/api/tags", {"tag": "t", "addToConversation": True, "conversationId": OPERATOR}),
         ("PUT", "/api/tags/work", {"tag": "x", "position": {"$inc": 1}}),
         ("PUT", f"/api/tags/convo/{cid}", {"tags": [OPERATOR]}),
         ("PUT", f"/api/tags/convo/{cid}", {"tags": ["a"], "x": [[{"$where": "sleep(1)"}]]}),
@@ -57,7 +62,9 @@ async def test_dollar_keys_anywhere_in_a_body_are_400_and_change_nothing(
     method, path, body = bodies[index]
     before = await snapshot(database)
     response = await client.request(
-        method, path, content=orjson.dumps(body),
+        method,
+        path,
+        content=orjson.dumps(body),
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 400, response.text
@@ -69,12 +76,21 @@ async def test_dollar_keys_anywhere_in_a_body_are_400_and_change_nothing(
 @pytest.mark.parametrize(
     ("path", "body", "error"),
     [
-        ("/api/convos/update", {"arg": {"conversationId": {"a": 1}, "title": "x"}},
-         "conversationId must be a string"),
-        ("/api/convos/update", {"arg": {"conversationId": ["x"], "title": "x"}},
-         "conversationId must be a string"),
-        ("/api/convos/archive", {"arg": {"conversationId": True, "isArchived": True}},
-         "conversationId must be a string"),
+        (
+            "/api/convos/update",
+            {"arg": {"conversationId": {"a": 1}, "title": "x"}},
+            "conversationId must be a string",
+        ),
+        (
+            "/api/convos/update",
+            {"arg": {"conversationId": ["x"], "title": "x"}},
+            "conversationId must be a string",
+        ),
+        (
+            "/api/convos/archive",
+            {"arg": {"conversationId": True, "isArchived": True}},
+            "conversationId must be a string",
+        ),
         ("/api/tags", {"tag": {"name": "x"}}, "tag must be a string"),
     ],
 )
@@ -186,13 +202,15 @@ async def test_graphql_variables_with_operators_are_rejected(
     body = await gql(
         client,
         "mutation($id: String!) { deleteConversation(conversationId: $id) { deletedCount } }",
-        {"id": OPERATOR}, user=ALICE,
+        {"id": OPERATOR},
+        user=ALICE,
     )
     assert body.get("data") is None and body["errors"]
     body = await gql(
         client,
         "query($t: [String!]) { conversations(tags: $t) { totalCount } }",
-        {"t": [OPERATOR]}, user=ALICE,
+        {"t": [OPERATOR]},
+        user=ALICE,
     )
     assert body.get("data") is None and body["errors"]
     assert await snapshot(database) == before

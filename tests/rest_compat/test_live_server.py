@@ -39,7 +39,9 @@ async def test_list_rename_and_delete_over_real_http(
 
     # The real client sends the DELETE body as JSON.
     response = await http.request(
-        "DELETE", "/api/convos", json={"arg": {"conversationId": doc["conversationId"]}},
+        "DELETE",
+        "/api/convos",
+        json={"arg": {"conversationId": doc["conversationId"]}},
         headers=auth(ALICE),
     )
     assert response.status_code == 201
@@ -79,12 +81,14 @@ async def test_auth_unknown_route_and_oversized_body_over_real_http(
     assert (response.status_code, response.json()) == (404, {"message": "Endpoint not found"})
     big = b'{"arg":{"conversationId":"x","title":"' + b"x" * (3 * 1024 * 1024) + b'"}}'
     response = await http.post(
-        "/api/convos/update", content=big,
+        "/api/convos/update",
+        content=big,
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert response.status_code == 413
     response = await http.post(
-        "/api/convos/update", content=b'{"arg":',
+        "/api/convos/update",
+        content=b'{"arg":',
         headers={**auth(ALICE), "content-type": "application/json"},
     )
     assert (response.status_code, response.json()) == (400, {"error": "Invalid JSON body"})

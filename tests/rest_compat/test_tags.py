@@ -89,8 +89,10 @@ async def test_creating_an_existing_tag_returns_it_unchanged(
         ({"tag": "x" * 257}, "tag must be at most 256 characters"),
         ({"tag": "t", "description": 5}, "description must be a string"),
         ({"tag": "t", "description": "d" * 2049}, "description must be at most 2048 characters"),
-        ({"tag": "t", "addToConversation": "yes", "conversationId": "c"},
-         "addToConversation must be a boolean"),
+        (
+            {"tag": "t", "addToConversation": "yes", "conversationId": "c"},
+            "addToConversation must be a boolean",
+        ),
         ({"tag": "t", "addToConversation": True}, "conversationId is required"),
     ],
 )
@@ -109,7 +111,10 @@ async def test_create_with_add_to_conversation_tags_it_and_counts(
 ) -> None:
     doc = await insert_conversation(database, ALICE, tags=["old"])
     tag = await _create(
-        client, tag="travel", description="Trips", addToConversation=True,
+        client,
+        tag="travel",
+        description="Trips",
+        addToConversation=True,
         conversationId=doc["conversationId"],
     )
     assert tag["tag"] == "travel" and tag["count"] == 1
@@ -130,7 +135,8 @@ async def test_create_with_add_to_unknown_or_foreign_conversation_creates_nothin
     bobs = await insert_conversation(database, BOB)
     before = await snapshot(database)
     response = await client.post(
-        "/api/tags", json={"tag": "x", "addToConversation": True, "conversationId": "nope"},
+        "/api/tags",
+        json={"tag": "x", "addToConversation": True, "conversationId": "nope"},
         headers=auth(ALICE),
     )
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
@@ -166,14 +172,13 @@ async def test_list_page_needs_page_number(client: httpx.AsyncClient) -> None:
         assert "pageNumber" in response.json()["error"]
 
 
-async def test_list_page_sorts_and_pages(
-    client: httpx.AsyncClient, database: Database
-) -> None:
+async def test_list_page_sorts_and_pages(client: httpx.AsyncClient, database: Database) -> None:
     for name in ("b", "c", "a"):
         await _create(client, tag=name)
     convos = [await insert_conversation(database, ALICE) for _ in range(2)]
     await client.put(
-        f"/api/tags/convo/{convos[0]['conversationId']}", json={"tags": ["c", "a"]},
+        f"/api/tags/convo/{convos[0]['conversationId']}",
+        json={"tags": ["c", "a"]},
         headers=auth(ALICE),
     )
     await client.put(
@@ -204,13 +209,14 @@ async def test_list_page_sorts_and_pages(
 
 
 async def test_list_page_with_a_huge_page_number_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/tags/list?pageNumber=999999999999999999",
-                                headers=auth(ALICE))
+    response = await client.get("/api/tags/list?pageNumber=999999999999999999", headers=auth(ALICE))
     assert (response.status_code, response.json()) == (
-        400, {"error": "pageNumber must be at most 20000000"}
+        400,
+        {"error": "pageNumber must be at most 20000000"},
     )
-    response = await client.get("/api/tags/list?pageNumber=20000000&pageSize=100",
-                                headers=auth(ALICE))
+    response = await client.get(
+        "/api/tags/list?pageNumber=20000000&pageSize=100", headers=auth(ALICE)
+    )
     assert response.status_code == 200 and response.json()["tags"] == []
 
 
@@ -229,8 +235,11 @@ async def test_rename_follows_onto_every_conversation(
     b = await insert_conversation(database, ALICE, tags=["work"])
     bobs = await insert_conversation(database, BOB, tags=["work"])
     await _create(client, tag="work", description="d")
-    await client.put(f"/api/tags/convo/{a['conversationId']}", json={"tags": ["x", "work", "y"]},
-                     headers=auth(ALICE))
+    await client.put(
+        f"/api/tags/convo/{a['conversationId']}",
+        json={"tags": ["x", "work", "y"]},
+        headers=auth(ALICE),
+    )
     response = await client.put("/api/tags/work", json={"tag": "job"}, headers=auth(ALICE))
     assert response.status_code == 200
     body = response.json()
@@ -321,7 +330,8 @@ async def test_tag_names_in_the_path_are_bounded(client: httpx.AsyncClient) -> N
             method, "/api/tags/" + "x" * 257, json={"tag": "y"}, headers=auth(ALICE)
         )
         assert (response.status_code, response.json()) == (
-            400, {"error": "tag must be at most 256 characters"}
+            400,
+            {"error": "tag must be at most 256 characters"},
         )
 
 
@@ -330,8 +340,9 @@ async def test_renaming_or_deleting_a_tag_touches_its_conversations_updated_at(
 ) -> None:
     tagged = await insert_conversation(database, ALICE)
     untouched = await insert_conversation(database, ALICE, tags=["other"])
-    await _create(client, tag="work", addToConversation=True,
-                  conversationId=tagged["conversationId"])
+    await _create(
+        client, tag="work", addToConversation=True, conversationId=tagged["conversationId"]
+    )
     await database.conversations.update_many({}, {"$set": {"updatedAt": BASE_TIME}})
     await client.put("/api/tags/work", json={"tag": "job"}, headers=auth(ALICE))
     stored = await database.conversations.find_one({"conversationId": tagged["conversationId"]})
@@ -363,7 +374,8 @@ async def test_delete_returns_the_tag_pulls_it_and_closes_the_gap(
         await _create(client, tag=name)
     doc = await insert_conversation(database, ALICE)
     await client.put(
-        f"/api/tags/convo/{doc['conversationId']}", json={"tags": ["a", "b", "c"]},
+        f"/api/tags/convo/{doc['conversationId']}",
+        json={"tags": ["a", "b", "c"]},
         headers=auth(ALICE),
     )
     bobs = await insert_conversation(database, BOB, tags=["b"])
@@ -397,8 +409,9 @@ async def test_set_conversation_tags_creates_unknown_tags_and_counts_follow(
     stored = await database.conversations.find_one({"conversationId": cid})
     assert stored is not None and stored["updatedAt"] > BASE_TIME
 
-    response = await client.put(f"/api/tags/convo/{cid}", json={"tags": ["travel"]},
-                                headers=auth(ALICE))
+    response = await client.put(
+        f"/api/tags/convo/{cid}", json={"tags": ["travel"]}, headers=auth(ALICE)
+    )
     assert response.json() == ["travel"]
     tags = {t["tag"]: t for t in await _tags(client)}
     assert tags["work"]["count"] == 0 and tags["travel"]["count"] == 1
@@ -438,7 +451,8 @@ async def test_set_tags_on_unknown_or_foreign_conversation_creates_nothing(
     doc = await insert_conversation(database, ALICE, tags=["a"])
     before = await snapshot(database)
     response = await client.put(
-        "/api/tags/convo/22222222-2222-2222-2222-222222222222", json={"tags": ["work"]},
+        "/api/tags/convo/22222222-2222-2222-2222-222222222222",
+        json={"tags": ["work"]},
         headers=auth(ALICE),
     )
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
@@ -450,9 +464,7 @@ async def test_set_tags_on_unknown_or_foreign_conversation_creates_nothing(
         f"/api/tags/convo/{doc['conversationId']}", json={"tag": "bobtag"}, headers=auth(BOB)
     )
     assert (response.status_code, response.json()) == (403, FORBIDDEN)
-    response = await client.post(
-        "/api/tags/convo/nope", json={"tag": "x"}, headers=auth(ALICE)
-    )
+    response = await client.post("/api/tags/convo/nope", json={"tag": "x"}, headers=auth(ALICE))
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
     assert await snapshot(database) == before
 
@@ -464,8 +476,9 @@ async def test_add_one_tag_is_idempotent(client: httpx.AsyncClient, database: Da
     doc = await insert_conversation(database, ALICE, tags=["a"])
     cid = doc["conversationId"]
     for _ in range(2):
-        response = await client.post(f"/api/tags/convo/{cid}", json={"tag": "new"},
-                                     headers=auth(ALICE))
+        response = await client.post(
+            f"/api/tags/convo/{cid}", json={"tag": "new"}, headers=auth(ALICE)
+        )
         assert (response.status_code, response.json()) == (200, ["a", "new"])
     tags = {t["tag"]: t for t in await _tags(client)}
     assert tags["new"]["count"] == 1
@@ -499,7 +512,8 @@ async def test_conversation_ids_are_decoded_in_tag_convo_paths(
 ) -> None:
     doc = await insert_conversation(database, ALICE, conversationId="id with/slash")
     response = await client.put(
-        "/api/tags/convo/" + quote(doc["conversationId"], safe=""), json={"tags": ["t"]},
+        "/api/tags/convo/" + quote(doc["conversationId"], safe=""),
+        json={"tags": ["t"]},
         headers=auth(ALICE),
     )
     assert (response.status_code, response.json()) == (200, ["t"])

@@ -15,10 +15,13 @@ from tests.utils.invariants import check_invariants
 async def test_concurrent_tag_creations_get_distinct_positions(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    responses = await asyncio.gather(*[
-        client.post("/api/tags", json={"tag": f"t{i}"}, headers=auth(user))
-        for i in range(8) for user in (ALICE, BOB)
-    ])
+    responses = await asyncio.gather(
+        *[
+            client.post("/api/tags", json={"tag": f"t{i}"}, headers=auth(user))
+            for i in range(8)
+            for user in (ALICE, BOB)
+        ]
+    )
     assert all(r.status_code == 200 for r in responses)
     for user in (ALICE, BOB):
         await check_invariants(database, user)
@@ -29,22 +32,33 @@ async def test_concurrent_tagging_of_many_conversations(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     docs = [await insert_conversation(database, ALICE) for _ in range(6)]
-    requests = [
-        client.put(f"/api/tags/convo/{d['conversationId']}", json={"tags": ["x", f"y{i}"]},
-                   headers=auth(ALICE))
-        for i, d in enumerate(docs)
-    ] + [
-        client.post("/api/tags", json={"tag": "z", "addToConversation": True,
-                                       "conversationId": d["conversationId"]},
-                    headers=auth(ALICE))
-        for d in docs
-    ] + [
-        client.request(
-            "DELETE", "/api/convos", json={"arg": {"conversationId": d["conversationId"]}},
-            headers=auth(ALICE),
-        )
-        for d in docs[:2]
-    ]
+    requests = (
+        [
+            client.put(
+                f"/api/tags/convo/{d['conversationId']}",
+                json={"tags": ["x", f"y{i}"]},
+                headers=auth(ALICE),
+            )
+            for i, d in enumerate(docs)
+        ]
+        + [
+            client.post(
+                "/api/tags",
+                json={"tag": "z", "addToConversation": True, "conversationId": d["conversationId"]},
+                headers=auth(ALICE),
+            )
+            for d in docs
+        ]
+        + [
+            client.request(
+                "DELETE",
+                "/api/convos",
+                json={"arg": {"conversationId": d["conversationId"]}},
+                headers=auth(ALICE),
+            )
+            for d in docs[:2]
+        ]
+    )
     responses = await asyncio.gather(*requests)
     assert all(r.status_code in (200, 201, 404) for r in responses), [r.text for r in responses]
     await check_invariants(database, ALICE)

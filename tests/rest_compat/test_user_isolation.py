@@ -81,7 +81,9 @@ async def test_bob_can_neither_read_nor_change_alices_data_over_rest(
     statuses: dict[str, int] = {}
     for method, path, body in _bob_rest_requests(cid):
         response = await client.request(
-            method, path, content=orjson.dumps(body) if body is not None else None,
+            method,
+            path,
+            content=orjson.dumps(body) if body is not None else None,
             headers={**auth(BOB), "content-type": "application/json"},
         )
         assert response.status_code < 500, (method, path, response.text)
@@ -118,7 +120,8 @@ async def test_same_conversation_id_for_two_users_stays_two_conversations(
     await insert_thread(database, BOB, cid, ["bob text"])
     before = await _alice_data(database)
     response = await client.post(
-        "/api/convos/update", json={"arg": {"conversationId": cid, "title": "mine"}},
+        "/api/convos/update",
+        json={"arg": {"conversationId": cid, "title": "mine"}},
         headers=auth(BOB),
     )
     assert response.status_code == 201 and response.json()["user"] == BOB
@@ -126,9 +129,9 @@ async def test_same_conversation_id_for_two_users_stays_two_conversations(
     assert response.json()["conversations"] == []
     body = await gql(
         client,
-        "query($id: String!) { conversation(conversationId: $id) "
-        "{ title messages { text } } }",
-        {"id": cid}, user=BOB,
+        "query($id: String!) { conversation(conversationId: $id) { title messages { text } } }",
+        {"id": cid},
+        user=BOB,
     )
     node = body["data"]["conversation"]
     assert node["title"] == "mine"
@@ -150,35 +153,54 @@ async def test_graphql_tags_of_bobs_conversation_never_resolve_to_alices_tags(
     body = await gql(
         client,
         "query($id: String!) { conversation(conversationId: $id) { tagNames tags { tag } } }",
-        {"id": bobs["conversationId"]}, user=BOB,
+        {"id": bobs["conversationId"]},
+        user=BOB,
     )
     assert body["data"]["conversation"] == {"tagNames": [SECRET_TAG], "tags": []}
 
 
 GRAPHQL_READS = [
     ("query($id: String!) { conversation(conversationId: $id) { title } }", "FORBIDDEN"),
-    ("query($id: String!) { conversation(conversationId: $id) { messages { text } } }",
-     "FORBIDDEN"),
+    (
+        "query($id: String!) { conversation(conversationId: $id) { messages { text } } }",
+        "FORBIDDEN",
+    ),
 ]
 
 GRAPHQL_MUTATIONS = [
-    ("mutation($id: String!) { updateConversationTitle(conversationId: $id, title: \"h\") "
-     "{ title } }", "FORBIDDEN"),
-    ("mutation($id: String!) { archiveConversation(conversationId: $id, isArchived: true) "
-     "{ isArchived } }", "FORBIDDEN"),
-    ("mutation($id: String!) { pinConversation(conversationId: $id, pinned: true) { pinned } }",
-     "FORBIDDEN"),
-    ("mutation($id: String!) { deleteConversation(conversationId: $id) { deletedCount } }",
-     "FORBIDDEN"),
-    ("mutation($id: String!) { setConversationTags(conversationId: $id, tags: [\"b\"]) "
-     "{ tagNames } }", "FORBIDDEN"),
-    ("mutation($id: String!) { addConversationTag(conversationId: $id, tag: \"b\") "
-     "{ tagNames } }", "FORBIDDEN"),
-    ("mutation($id: String!) { createTag(input: {tag: \"b\", conversationId: $id}) { tag } }",
-     "FORBIDDEN"),
-    (f"mutation {{ updateTag(tag: \"{SECRET_TAG}\", input: {{tag: \"x\"}}) {{ tag }} }}",
-     "NOT_FOUND"),
-    (f"mutation {{ deleteTag(tag: \"{SECRET_TAG}\") {{ tag }} }}", "NOT_FOUND"),
+    (
+        'mutation($id: String!) { updateConversationTitle(conversationId: $id, title: "h") '
+        "{ title } }",
+        "FORBIDDEN",
+    ),
+    (
+        "mutation($id: String!) { archiveConversation(conversationId: $id, isArchived: true) "
+        "{ isArchived } }",
+        "FORBIDDEN",
+    ),
+    (
+        "mutation($id: String!) { pinConversation(conversationId: $id, pinned: true) { pinned } }",
+        "FORBIDDEN",
+    ),
+    (
+        "mutation($id: String!) { deleteConversation(conversationId: $id) { deletedCount } }",
+        "FORBIDDEN",
+    ),
+    (
+        'mutation($id: String!) { setConversationTags(conversationId: $id, tags: ["b"]) '
+        "{ tagNames } }",
+        "FORBIDDEN",
+    ),
+    (
+        'mutation($id: String!) { addConversationTag(conversationId: $id, tag: "b") { tagNames } }',
+        "FORBIDDEN",
+    ),
+    (
+        'mutation($id: String!) { createTag(input: {tag: "b", conversationId: $id}) { tag } }',
+        "FORBIDDEN",
+    ),
+    (f'mutation {{ updateTag(tag: "{SECRET_TAG}", input: {{tag: "x"}}) {{ tag }} }}', "NOT_FOUND"),
+    (f'mutation {{ deleteTag(tag: "{SECRET_TAG}") {{ tag }} }}', "NOT_FOUND"),
 ]
 
 

@@ -55,9 +55,7 @@ class Recorder(monitoring.CommandListener):
 
 
 @pytest.fixture
-async def recorded(
-    mongo_uri: str, database: Database
-) -> AsyncIterator[tuple[Services, Recorder]]:
+async def recorded(mongo_uri: str, database: Database) -> AsyncIterator[tuple[Services, Recorder]]:
     """Services on a second client of the test database that records reads."""
     recorder = Recorder()
     listening = connect(mongo_uri, db_name=database.db.name, event_listeners=[recorder])
@@ -79,12 +77,16 @@ async def _index_keys(database: Database) -> dict[str, list[list[tuple[str, int]
 
 
 async def test_ensure_indexes_twice_changes_nothing(database: Database) -> None:
-    first = {c.name: await c.index_information()
-             for c in (database.conversations, database.messages, database.tags)}
+    first = {
+        c.name: await c.index_information()
+        for c in (database.conversations, database.messages, database.tags)
+    }
     await ensure_indexes(database)
     await ensure_indexes(database)
-    second = {c.name: await c.index_information()
-              for c in (database.conversations, database.messages, database.tags)}
+    second = {
+        c.name: await c.index_information()
+        for c in (database.conversations, database.messages, database.tags)
+    }
     assert first == second
     assert len(first["conversations"]) > 3
 
@@ -95,22 +97,34 @@ async def test_librechat_indexes_with_the_same_keys_under_other_names_are_kept(
     database = connect(mongo_uri, db_name=db_name + "_lc")
     try:
         await database.conversations.create_index(
-            [("conversationId", ASCENDING), ("user", ASCENDING)], unique=True,
+            [("conversationId", ASCENDING), ("user", ASCENDING)],
+            unique=True,
             name="librechat_convo_user",
         )
         await database.messages.create_index(
-            [("messageId", ASCENDING), ("user", ASCENDING)], unique=True, name="lc_msg",
+            [("messageId", ASCENDING), ("user", ASCENDING)],
+            unique=True,
+            name="lc_msg",
         )
         await database.messages.create_index(
-            [("conversationId", ASCENDING), ("user", ASCENDING), ("createdAt", ASCENDING),
-             ("_id", ASCENDING)], name="lc_tree",
+            [
+                ("conversationId", ASCENDING),
+                ("user", ASCENDING),
+                ("createdAt", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="lc_tree",
         )
         await database.tags.create_index(
-            [("tag", ASCENDING), ("user", ASCENDING)], unique=True, name="lc_tag_user",
+            [("tag", ASCENDING), ("user", ASCENDING)],
+            unique=True,
+            name="lc_tag_user",
         )
         # LibreChat's TTL index on temporary chats is not ours and stays.
         await database.conversations.create_index(
-            [("expiredAt", ASCENDING)], expireAfterSeconds=0, name="expiredAt_1",
+            [("expiredAt", ASCENDING)],
+            expireAfterSeconds=0,
+            name="expiredAt_1",
         )
         await ensure_indexes(database)
         await ensure_indexes(database)
@@ -145,10 +159,16 @@ async def test_unique_indexes_hold_librechats_keys(database: Database) -> None:
 
 
 async def _seed(database: Database) -> str:
-    docs = [conversation_doc(ALICE, title=f"t{i}", tags=["work"] if i % 2 else [],
-                             archivedAt=BASE_TIME if i % 3 == 0 else None,
-                             isArchived=i % 3 == 0)
-            for i in range(12)]
+    docs = [
+        conversation_doc(
+            ALICE,
+            title=f"t{i}",
+            tags=["work"] if i % 2 else [],
+            archivedAt=BASE_TIME if i % 3 == 0 else None,
+            isArchived=i % 3 == 0,
+        )
+        for i in range(12)
+    ]
     docs += [conversation_doc(BOB, title=f"b{i}") for i in range(12)]
     await database.conversations.insert_many(docs)
     cid: str = docs[1]["conversationId"]
@@ -185,7 +205,7 @@ def _serves(pattern: list[tuple[str, int]], sort: list[tuple[str, int]]) -> bool
     """An index on ``user`` then the sort fields, all in order or all reversed."""
     if not pattern or pattern[0][0] != "user":
         return False
-    rest = pattern[1:1 + len(sort)]
+    rest = pattern[1 : 1 + len(sort)]
     if [f for f, _ in rest] != [f for f, _ in sort]:
         return False
     same = all(d == s for (_, d), (_, s) in zip(rest, sort, strict=True))
@@ -198,7 +218,11 @@ LIST_SHAPES = [
     for s in ("updatedAt", "createdAt", "title", "archivedAt")
     for d in ("asc", "desc")
     for extra in (
-        {}, {"is_archived": True}, {"tags": ["work"]}, {"pinned": True}, {"search": "hello"},
+        {},
+        {"is_archived": True},
+        {"tags": ["work"]},
+        {"pinned": True},
+        {"search": "hello"},
         {"page_number": 2, "limit": 2},
     )
 ]
@@ -213,14 +237,20 @@ async def test_every_list_page_is_an_index_walk_on_user_and_its_sort(
         page = await ops.list_conversations(services, ALICE, query)
         if page.next_cursor is None:
             page = await ops.list_conversations(
-                services, ALICE, ops.ListQuery(sort_by=query.sort_by,
-                                               sort_direction=query.sort_direction, limit=1)
+                services,
+                ALICE,
+                ops.ListQuery(sort_by=query.sort_by, sort_direction=query.sort_direction, limit=1),
             )
         assert page.next_cursor is not None
         await ops.list_conversations(
-            services, ALICE,
-            ops.ListQuery(sort_by=query.sort_by, sort_direction=query.sort_direction,
-                          cursor=page.next_cursor, limit=1),
+            services,
+            ALICE,
+            ops.ListQuery(
+                sort_by=query.sort_by,
+                sort_direction=query.sort_direction,
+                cursor=page.next_cursor,
+                limit=1,
+            ),
         )
     indexes = await _index_keys(database)
     finds = [c for c in recorder.commands if "find" in c and c["find"] == "conversations"]
@@ -280,9 +310,10 @@ async def test_point_reads_tag_reads_and_message_loads_explain_as_ixscan(
         # trailing one (tags by name: LibreChat's unique key is (tag, user)).
         # MongoDB bounds every field of an index whose leading keys are the
         # filter's fields, in any order: require that index.
-        assert any(
-            isinstance(v, dict) and ({"$ne", "$in"} & set(v)) for v in flt.values()
-        ), (stage, command)
+        assert any(isinstance(v, dict) and ({"$ne", "$in"} & set(v)) for v in flt.values()), (
+            stage,
+            command,
+        )
         fields = set(flt)
         assert any({f for f, _ in p[: len(fields)]} == fields for p in indexes[coll]), command
     assert ixscans >= 8
@@ -295,7 +326,7 @@ async def test_explain_reports_collscan_without_an_index(
     """The check above can fail: an unindexed filter explains as COLLSCAN."""
     await database.conversations.insert_one(conversation_doc(ALICE))
     stage = await _winning_stage(
-        database, {"find": "conversations", "filter": {"model": "gpt-4o"},
-                   "sort": {"model": direction}},
+        database,
+        {"find": "conversations", "filter": {"model": "gpt-4o"}, "sort": {"model": direction}},
     )
     assert "COLLSCAN" in stage

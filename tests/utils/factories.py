@@ -54,8 +54,13 @@ async def insert_conversation(database: Database, user: str, **fields: Any) -> D
 
 
 def message_doc(
-    user: str, conversation_id: str, *, parent: str = NO_PARENT, text: str = "hi",
-    created_at: datetime | None = None, **fields: Any,
+    user: str,
+    conversation_id: str,
+    *,
+    parent: str = NO_PARENT,
+    text: str = "hi",
+    created_at: datetime | None = None,
+    **fields: Any,
 ) -> Document:
     doc: Document = {
         "messageId": str(uuid.uuid4()),
@@ -82,8 +87,12 @@ async def insert_thread(
     parent = NO_PARENT
     for i, text in enumerate(texts):
         doc = message_doc(
-            user, conversation_id, parent=parent, text=text,
-            created_at=BASE_TIME + timedelta(seconds=i), isCreatedByUser=i % 2 == 0,
+            user,
+            conversation_id,
+            parent=parent,
+            text=text,
+            created_at=BASE_TIME + timedelta(seconds=i),
+            isCreatedByUser=i % 2 == 0,
         )
         docs.append(doc)
         parent = doc["messageId"]

@@ -49,7 +49,11 @@ async def live_server(app: ASGIApp) -> AsyncIterator[str]:
     """
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
         access_log=False,
     )
     server = uvicorn.Server(config)

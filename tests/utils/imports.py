@@ -98,9 +98,9 @@ async def stored_imports(database: Database, user: str = USER) -> list[ParsedCon
     An import gives ObjectIds in the order it emits documents (one process,
     one increasing counter), so ``_id`` order is file order, parents first.
     """
-    conversations = await database.conversations.find(
-        {"user": user}, sort=[("_id", 1)]
-    ).to_list(None)
+    conversations = await database.conversations.find({"user": user}, sort=[("_id", 1)]).to_list(
+        None
+    )
     messages = await database.messages.find({"user": user}, sort=[("_id", 1)]).to_list(None)
     by_conversation: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
@@ -115,14 +115,16 @@ def without_ids(parsed: ParsedConversation) -> tuple[dict[str, Any], list[dict[s
     """The documents with every id and the owner left out and each parent named
     by its position, so two imports of one file compare field by field."""
     conversation = {
-        k: v for k, v in parsed.conversation.items()
+        k: v
+        for k, v in parsed.conversation.items()
         if k not in {"_id", "conversationId", "user", "messages"}
     }
     position = {m["messageId"]: i for i, m in enumerate(parsed.messages)}
     messages = []
     for message in parsed.messages:
         doc = {
-            k: v for k, v in message.items()
+            k: v
+            for k, v in message.items()
             if k not in {"_id", "messageId", "conversationId", "user", "parentMessageId"}
         }
         parent = message["parentMessageId"]

@@ -52,14 +52,19 @@ async def insert_tree(database: Database, user: str, conversation_id: str) -> di
         extra: dict[str, Any] = {}
         if label == "C1":
             extra = {
-                "content": [{"type": "text", "text": "C1"}], "model": "gpt-4o",
-                "tokenCount": 12, "feedback": {"rating": "thumbsUp"},
-                "unfinished": True, "error": True,
+                "content": [{"type": "text", "text": "C1"}],
+                "model": "gpt-4o",
+                "tokenCount": 12,
+                "feedback": {"rating": "thumbsUp"},
+                "unfinished": True,
+                "error": True,
             }
         docs[label] = message_doc(
-            user, conversation_id,
+            user,
+            conversation_id,
             parent=docs[parent]["messageId"] if parent else NO_PARENT,
-            text=label, created_at=BASE_TIME + timedelta(seconds=seconds),
+            text=label,
+            created_at=BASE_TIME + timedelta(seconds=seconds),
             isCreatedByUser=label in {"R", "R2", "B1", "B2", "B3", "D1"},
             **extra,
         )
