@@ -16,33 +16,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from storage.conversations import SUMMARY_FIELDS
 from storage.database import Document
 
 # Fields shown as typed GraphQL fields; every other stored field of a
 # conversation is reachable through `preset` (so nothing stored is lost).
-_CONVERSATION_FIELDS = {
-    "_id",
-    "__v",
-    "_meiliIndex",
-    "conversationId",
-    "user",
-    "title",
-    "endpoint",
-    "endpointType",
-    "model",
-    "modelLabel",
-    "iconURL",
-    "agent_id",
-    "assistant_id",
-    "spec",
-    "isArchived",
-    "archivedAt",
-    "pinned",
-    "tags",
-    "createdAt",
-    "updatedAt",
-    "messages",
-}
+_CONVERSATION_FIELDS = frozenset({*SUMMARY_FIELDS, "__v", "_meiliIndex", "messages"})
 
 
 def _str(value: Any) -> str | None:
