@@ -68,10 +68,10 @@ from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.graphiql import graphiql_html
 from app.graphql_limits import Limits, create_limits_rule
+from app.http_errors import REQUEST_LEVEL_CODES, status_for
 from app.jsonutil import JSONResponse, dumps
-from app.persisted_queries import NOT_FOUND, STATUS_BY_CODE, PersistedQueries, PersistedQueryError
+from app.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryError
 from app.rest.body import read_limited
-from app.rest.errors import STATUS_BY_CODE as REST_STATUS_BY_CODE
 from app.settings import Settings
 from app.uploads import (
     SpooledForm,
@@ -311,9 +311,7 @@ def _graphql_error(
 
 def _refusal(exc: UserError) -> Response:
     # The statuses REST answers for the same errors.
-    response = _graphql_error(
-        REST_STATUS_BY_CODE.get(exc.code, 400), exc.message, exc.code, exc.extensions
-    )
+    response = _graphql_error(status_for(exc.code), exc.message, exc.code, exc.extensions)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
@@ -562,8 +560,8 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             status = 503
         else:
             for code in codes:
-                if code in STATUS_BY_CODE:
-                    status = STATUS_BY_CODE[code]
+                if code in REQUEST_LEVEL_CODES:
+                    status = status_for(code)
                     break
             else:
                 if request_error and sub.media == GRAPHQL_RESPONSE_JSON:

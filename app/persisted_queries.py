@@ -30,26 +30,24 @@ from graphql import GraphQLError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.http_errors import (
+    BAD_REQUEST,
+    OPERATION_NOT_IN_ALLOW_LIST,
+    PERSISTED_QUERY_HASH_MISMATCH,
+    PERSISTED_QUERY_NOT_FOUND,
+    PERSISTED_QUERY_NOT_SUPPORTED,
+    status_for,
+)
 from app.settings import Settings, SettingsError
 
 log = logging.getLogger("convos_gateway.apq")
 
 REDIS_PREFIX = "convos-gateway:apq:"
 
-NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
-HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
-NOT_ALLOWED = "OPERATION_NOT_IN_ALLOW_LIST"
-BAD_REQUEST = "BAD_REQUEST"
-
-# HTTP status for each persisted-query error, as Apollo's router answers.
-STATUS_BY_CODE: Mapping[str, int] = {
-    NOT_FOUND: 404,
-    NOT_SUPPORTED: 400,
-    HASH_MISMATCH: 400,
-    NOT_ALLOWED: 403,
-    BAD_REQUEST: 400,
-}
+NOT_FOUND = PERSISTED_QUERY_NOT_FOUND
+NOT_SUPPORTED = PERSISTED_QUERY_NOT_SUPPORTED
+HASH_MISMATCH = PERSISTED_QUERY_HASH_MISMATCH
+NOT_ALLOWED = OPERATION_NOT_IN_ALLOW_LIST
 
 
 def sha256_hex(query: str) -> str:
@@ -62,7 +60,7 @@ class PersistedQueryError(Exception):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
-        self.status = STATUS_BY_CODE[code]
+        self.status = status_for(code)
 
     def graphql_error(self) -> GraphQLError:
         return GraphQLError(str(self), extensions={"code": self.code})

@@ -12,28 +12,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.http_errors import status_for
 from app.jsonutil import JSONResponse
 from resolvers.errors import RateLimited, UserError
 from resolvers.rate_limits import RateLimitUnavailable
 
 log = logging.getLogger(__name__)
 
-STATUS_BY_CODE = {
-    "BAD_USER_INPUT": 400,
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "CONFLICT": 409,
-    "PAYLOAD_TOO_LARGE": 413,
-    "RATE_LIMITED": 429,
-}
 
 INTERNAL_ERROR = {"error": "Internal server error"}
 UNAVAILABLE = {"error": "Service unavailable"}
 
 
 def user_error_response(exc: UserError) -> Response:
-    response = JSONResponse(exc.body, status_code=STATUS_BY_CODE.get(exc.code, 400))
+    response = JSONResponse(exc.body, status_code=status_for(exc.code))
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
