@@ -20,10 +20,10 @@ from starlette.staticfiles import StaticFiles
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.events import LocalEvents, RedisEvents
-from app.graphiql import ASSETS_DIR
-from app.graphql_app import GraphQLApp, make_schema
+from app.graphql.graphiql import ASSETS_DIR
+from app.graphql.persisted_queries import PersistedQueries
+from app.graphql.view import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
-from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings

@@ -25,8 +25,8 @@ from strawberry.extensions import (
 )
 
 from app.auth import TokenVerifier
-from app.graphql_app import GraphQLApp, make_schema
-from app.persisted_queries import MemoryStore, PersistedQueries, sha256_hex
+from app.graphql.persisted_queries import MemoryStore, PersistedQueries, sha256_hex
+from app.graphql.view import GraphQLApp, make_schema
 from app.settings import Settings
 from resolvers.schema import build_schema, should_mask
 from resolvers.services import Services

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.persisted_queries import (
+from app.graphql.persisted_queries import (
     REDIS_PREFIX,
     MemoryStore,
     PersistedQueries,

@@ -1,4 +1,4 @@
-// Starts GraphiQL on the gateway's own assets (see app/graphiql.py).
+// Starts GraphiQL on the gateway's own assets (see app/graphql/graphiql.py).
 // Queries and mutations go over HTTP with the headers from the Headers tab;
 // subscriptions go over graphql-transport-ws, with the Authorization header
 // sent as the connection_init payload (browsers cannot set WebSocket headers).

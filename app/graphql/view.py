@@ -7,11 +7,11 @@ On top of Strawberry's view this adds, each bounded by a setting
   accepts it, with 400 for parse, validation and variable errors (application/json
   keeps 200, as the specification asks during its transition); request errors
   carry no ``data`` entry; malformed requests answer JSON errors, not text.
-- persisted queries (app/persisted_queries.py), on POST and GET;
+- persisted queries (app/graphql/persisted_queries.py), on POST and GET;
 - a request body cap (413) and an execution timeout (503, code TIMEOUT);
 - WebSocket subscriptions over graphql-transport-ws only, authenticated at
   ``connection_init`` with the same JWT, a bounded number per connection;
-- GraphiQL from vendored assets (app/graphiql.py);
+- GraphiQL from vendored assets (app/graphql/graphiql.py);
 - uploads (the GraphQL multipart request spec, for ``importConversations``).
   Multipart is the one kind of request a browser sends cross-site without a
   CORS preflight, so it must carry a header a form cannot set
@@ -66,11 +66,11 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
-from app.graphiql import graphiql_html
+from app.graphql.graphiql import graphiql_html
+from app.graphql.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryError
 from app.graphql_limits import Limits, create_limits_rule
 from app.http_errors import REQUEST_LEVEL_CODES, status_for
 from app.jsonutil import JSONResponse, dumps
-from app.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryError
 from app.rest.body import read_limited
 from app.settings import Settings
 from app.uploads import (

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Final
 
-ASSETS_DIR: Final = Path(__file__).resolve().parent / "static" / "graphiql"
+ASSETS_DIR: Final = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 
 DEFAULT_HEADERS: Final = '{\n  "Authorization": "Bearer "\n}'
 
