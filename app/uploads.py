@@ -32,7 +32,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from app.rest.body import TOO_LARGE as BODY_TOO_LARGE
+from app.request_body import TOO_LARGE as BODY_TOO_LARGE
 from app.settings import Settings
 from resolvers.errors import BadInput, PayloadTooLarge
 from resolvers.importing.sources import TOO_LARGE as FILE_TOO_LARGE

@@ -71,7 +71,7 @@ from app.graphql.persisted_queries import NOT_FOUND, PersistedQueries, Persisted
 from app.graphql_limits import Limits, create_limits_rule
 from app.http_errors import REQUEST_LEVEL_CODES, status_for
 from app.jsonutil import JSONResponse, dumps
-from app.rest.body import read_limited
+from app.request_body import read_limited
 from app.settings import Settings
 from app.uploads import (
     SpooledForm,

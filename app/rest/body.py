@@ -13,10 +13,10 @@ from urllib.parse import unquote
 import orjson
 from starlette.requests import Request
 
-from resolvers.errors import BadInput, PayloadTooLarge
+from app.request_body import read_limited
+from resolvers.errors import BadInput
 from resolvers.validation import MISSING
 
-TOO_LARGE = "Request body too large"
 _MAX_DEPTH = 64
 
 
@@ -31,21 +31,6 @@ def _check_keys(value: Any, depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_keys(item, depth + 1)
-
-
-async def read_limited(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refusing (413) as soon as it grows past ``max_bytes``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def json_object(request: Request, max_bytes: int) -> dict[str, Any]:
