@@ -22,7 +22,8 @@ from app.client_ip import TrustedProxies
 from app.events import LocalEvents, RedisEvents
 from app.graphql.graphiql import ASSETS_DIR
 from app.graphql.persisted_queries import PersistedQueries
-from app.graphql.view import GraphQLApp, make_schema
+from app.graphql.schema import make_schema
+from app.graphql.view import GraphQLApp
 from app.jsonutil import JSONResponse
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags

@@ -26,7 +26,8 @@ from strawberry.extensions import (
 
 from app.auth import TokenVerifier
 from app.graphql.persisted_queries import MemoryStore, PersistedQueries, sha256_hex
-from app.graphql.view import GraphQLApp, make_schema
+from app.graphql.schema import make_schema
+from app.graphql.view import GraphQLApp
 from app.settings import Settings
 from resolvers.schema import build_schema, should_mask
 from resolvers.services import Services

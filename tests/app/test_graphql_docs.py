@@ -7,7 +7,7 @@ from pathlib import Path
 
 from graphql import FieldNode, OperationDefinitionNode, parse, validate
 
-from app.graphql.view import limits_from
+from app.graphql.schema import limits_from
 from app.graphql_limits import measure_document
 from app.settings import Settings
 from resolvers.schema import build_schema

@@ -1,0 +1,101 @@
+"""The executable schema and the extensions that protect it.
+
+The extension list is :func:`schema_extensions`: the one place a schema
+extension is added (each bounded by a setting in app/settings.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from app.graphql_limits import Limits, create_limits_rule
+from app.settings import Settings
+from resolvers.schema import build_schema, should_mask
+
+INTERNAL: Final = "INTERNAL_SERVER_ERROR"
+
+ExtensionFactory = Callable[[], SchemaExtension]
+
+
+class _OnlyServerErrors(logging.Filter):
+    """Keep Strawberry's error log for errors we mask (the server's faults).
+
+    Strawberry logs every GraphQL error at ERROR level; a typo in a client's
+    query or a NOT_FOUND is the client's business, not an operator's.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        return not isinstance(error, GraphQLError) or should_mask(error)
+
+
+def quiet_request_errors() -> None:
+    """Install :class:`_OnlyServerErrors` on Strawberry's execution logger (once)."""
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, _OnlyServerErrors) for f in logger.filters):
+        logger.addFilter(_OnlyServerErrors())
+
+
+class _MaskErrors(MaskErrors):
+    """MaskErrors whose masked errors say INTERNAL_SERVER_ERROR.
+
+    The HTTP status stays 200: GraphQL over HTTP asks for 2xx whenever the
+    response has a ``data`` entry, even a null one."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL}
+        return masked
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_cost=settings.max_query_cost,
+        list_size_estimate=settings.list_size_estimate,
+        max_list_size=settings.max_list_size,
+    )
+
+
+def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
+    """The schema's extensions, in order: add a new one here.
+
+    Strawberry builds extensions per request from these factories. The
+    validation rule is created once here: the validation cache is keyed by
+    the rule classes, so fresh classes per request would never hit it.
+    """
+    rules = (create_limits_rule(limits_from(settings)),)
+    extensions: list[ExtensionFactory] = [
+        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: _MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def make_schema(settings: Settings) -> strawberry.Schema:
+    quiet_request_errors()
+    return build_schema(
+        schema_extensions(settings),
+        field_suggestions=settings.field_suggestions,
+        max_batch=settings.max_batch,
+    )
