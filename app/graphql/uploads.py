@@ -11,8 +11,10 @@ request ends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from starlette.requests import HTTPConnection, Request
@@ -20,7 +22,8 @@ from starlette.responses import Response
 
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
-from app.graphql.http_semantics import graphql_error, refusal
+from app.graphql.http_semantics import Rejected, graphql_error, refusal
+from app.http_errors import BAD_REQUEST
 from app.uploads import SpooledForm, UploadLimits, check_declared_length, spool_form
 from resolvers import imports as import_ops
 from resolvers.errors import UserError
@@ -113,3 +116,58 @@ class SpoolingRequestAdapter(StarletteRequestAdapter):
         )
         upload.forms.append(form)
         return FormData(files=form.files, form=form.fields)
+
+
+def _bad_map(message: str) -> Rejected:
+    return Rejected(400, message, code=BAD_REQUEST)
+
+
+def place_files(operations: Any, files_map: Any, files: Mapping[str, Any]) -> Any:
+    """Put each uploaded file where the ``map`` part says (GraphQL multipart request spec).
+
+    ``map`` is ``{"<part name>": ["<dotted path into operations>", ...]}``.
+    Every step of a path but the last must name an existing key of an object
+    or index of a list; the last names a key of an object or an existing
+    index of a list. ``operations`` is changed in place (it was just decoded).
+
+    Raises:
+        Rejected: 400 (BAD_REQUEST) for any other ``map``, or a part it names
+            that was not sent.
+    """
+    if not isinstance(files_map, dict):
+        raise _bad_map("The multipart `map` must be an object of file names to paths")
+    for name, paths in files_map.items():
+        if name not in files:
+            raise _bad_map("File(s) missing in form data")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise _bad_map("Each multipart `map` entry must be a list of paths")
+        for path in paths:
+            _place(operations, path, files[name])
+    return operations
+
+
+def _place(operations: Any, path: str, file: Any) -> None:
+    *steps, last = path.split(".")
+    target = operations
+    for step in steps:
+        target = _step(target, step, path)
+    if isinstance(target, dict):
+        target[last] = file
+    elif isinstance(target, list):
+        target[_index(target, last, path)] = file
+    else:
+        raise _bad_map(f"The multipart `map` path {path[:100]!r} leads to no object or list")
+
+
+def _step(target: Any, step: str, path: str) -> Any:
+    if isinstance(target, dict) and step in target:
+        return target[step]
+    if isinstance(target, list):
+        return target[_index(target, step, path)]
+    raise _bad_map(f"The multipart `map` path {path[:100]!r} leads to no object or list")
+
+
+def _index(target: list[Any], step: str, path: str) -> int:
+    if not step.isdigit() or int(step) >= len(target):
+        raise _bad_map(f"The multipart `map` path {path[:100]!r} has no list index {step[:20]!r}")
+    return int(step)

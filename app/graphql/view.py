@@ -60,6 +60,7 @@ from app.graphql.uploads import (
     UploadRequest,
     admit_upload,
     admitted_upload,
+    place_files,
 )
 from app.graphql.websocket import (
     TextWebSocketAdapter,
@@ -67,7 +68,8 @@ from app.graphql.websocket import (
     cancel_expiry,
     close_at_expiry,
 )
-from app.jsonutil import dumps
+from app.http_errors import BAD_REQUEST
+from app.jsonutil import JSONInputError, dumps, loads_guarded
 from app.request_body import read_limited
 from app.settings import Settings
 from app.uploads import import_limits, is_multipart
@@ -224,6 +226,29 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             },
         )
         return context
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Every transport's JSON comes through here: the body, GET's
+        # variables and extensions, WebSocket messages (a JSONInputError is a
+        # JSONDecodeError, so Strawberry closes the socket with 4400).
+        return loads_guarded(data, max_bytes=self.settings.max_body_bytes)
+
+    def parse_json(self, data: str | bytes, *, max_bytes: int | None = None) -> Any:
+        try:
+            return loads_guarded(data, max_bytes=max_bytes or self.settings.max_body_bytes)
+        except JSONInputError as exc:
+            raise Rejected(400, exc.message, code=BAD_REQUEST) from None
+
+    async def parse_multipart(self, request: Any) -> Any:
+        try:
+            form = await request.get_form_data()
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse the multipart body") from exc
+        # The text parts were already capped while spooling (upload limits).
+        max_bytes = self.upload_limits.max_field_bytes
+        operations = self.parse_json(form.form.get("operations", "{}"), max_bytes=max_bytes)
+        files_map = self.parse_json(form.form.get("map", "{}"), max_bytes=max_bytes)
+        return place_files(operations, files_map, form.files)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)

@@ -201,7 +201,14 @@ async def test_unparseable_json_is_400(client: httpx.AsyncClient) -> None:
         "/graphql", content=b'{"query": ', headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": "Unable to parse request body as JSON"}]}
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unable to parse request body as JSON",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
 
 
 async def test_settings_reject_nonsense_limits(mongo_uri: str) -> None:
