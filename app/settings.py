@@ -172,6 +172,9 @@ class Settings:
     events_channel: str = "convos-gateway:events"
     # GRAPHQL_MAX_SUBSCRIPTIONS: operations open at once on one WebSocket.
     max_subscriptions_per_connection: int = 10
+    # GRAPHQL_WS_MAX_CONNECTIONS_PER_USER: WebSockets one user holds open in
+    # this process (each costs a task and event fan-out); 0 = no cap.
+    ws_max_connections_per_user: int = 5
     ws_init_timeout_s: float = 10.0  # GRAPHQL_WS_INIT_TIMEOUT_S: connection_init deadline.
     # GRAPHQL_EVENT_QUEUE_SIZE: events buffered for one slow subscriber; past
     # it the subscription ends with EVENTS_OVERFLOW (refetch, resubscribe).
@@ -259,6 +262,7 @@ class Settings:
             events_channel=_str(e, "REDIS_EVENTS_CHANNEL", "convos-gateway:events")
             or "convos-gateway:events",
             max_subscriptions_per_connection=_int(e, "GRAPHQL_MAX_SUBSCRIPTIONS", 10),
+            ws_max_connections_per_user=_int(e, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 5),
             ws_init_timeout_s=_float(e, "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0),
             event_queue_size=_int(e, "GRAPHQL_EVENT_QUEUE_SIZE", 100),
         )

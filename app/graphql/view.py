@@ -63,7 +63,9 @@ from app.graphql.uploads import (
     place_files,
 )
 from app.graphql.websocket import (
+    ConnectionsPerUser,
     TextWebSocketAdapter,
+    TransportWSHandler,
     authorization_header,
     cancel_expiry,
     close_at_expiry,
@@ -93,6 +95,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
     """Strawberry's ASGI view with the gateway's auth, limits and HTTP semantics."""
 
     websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
     request_adapter_class = SpoolingRequestAdapter
 
     def __init__(
@@ -124,6 +127,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         self.proxies = proxies or TrustedProxies(())
         self.persisted = persisted or PersistedQueries(None)
         self.assets_url = assets_url
+        self.ws_connections = ConnectionsPerUser(settings.ws_max_connections_per_user)
 
     # -- HTTP ----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -359,7 +363,11 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
 
     # -- WebSocket -------------------------------------------------------------
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType | dict[str, object] | None:
-        """Authenticate at ``connection_init``; no valid token closes the socket with 4403."""
+        """Authenticate at ``connection_init`` and count the connection against its user.
+
+        No valid token closes the socket with 4403; a user over
+        ``GRAPHQL_WS_MAX_CONNECTIONS_PER_USER`` open connections, with 4429.
+        """
         params = getattr(context, "connection_params", None) or {}
         request = context.extra.get("request")
         header = authorization_header(params, request)
@@ -367,8 +375,10 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             context.user_id = self.verifier.user_id(header)
         except Unauthenticated as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
-        if isinstance(request, WebSocket) and header is not None:
-            close_at_expiry(request, header, self.settings.jwt_leeway_s)
+        if isinstance(request, WebSocket):
+            self.ws_connections.acquire(request, context.user_id)
+            if header is not None:
+                close_at_expiry(request, header, self.settings.jwt_leeway_s)
         unset: UnsetType = UNSET
         return unset
 
@@ -377,3 +387,4 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             return await super().run(request, context, root_value)
         finally:
             cancel_expiry(request.scope)
+            self.ws_connections.release(request.scope)

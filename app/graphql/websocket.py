@@ -4,6 +4,8 @@ Browsers cannot set headers on a WebSocket handshake, so the token comes from
 the ``connection_init`` payload (``Authorization: Bearer ...`` or ``token``),
 else from the handshake's Authorization header. A connection whose token
 expires is closed (4403), as a new one with that token would be refused.
+A user holds at most ``GRAPHQL_WS_MAX_CONNECTIONS_PER_USER`` connections open
+in this process; one more is closed at ``connection_init`` with 4429.
 """
 
 from __future__ import annotations
@@ -11,17 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import jwt
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from app.jsonutil import dumps
 
 _EXPIRY_TASK = "graphql_token_expiry"
+_COUNTED_USER = "graphql_ws_counted_user"
+TOO_MANY_CONNECTIONS: Final = (4429, "Too many connections")
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
@@ -77,3 +86,61 @@ def cancel_expiry(scope: Mapping[str, Any]) -> None:
     task = scope.get("state", {}).pop(_EXPIRY_TASK, None)
     if task is not None:
         task.cancel()
+
+
+class ConnectionRefused(Exception):
+    """Raised by ``on_ws_connect`` to close the socket with its own code and reason.
+
+    Strawberry closes every ``ConnectionRejectionError`` with 4403; a full
+    connection budget is not a bad token, so it gets its own close code.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws, closing with a :class:`ConnectionRefused`'s code."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except ConnectionRefused as exc:
+            await self.websocket.close(code=exc.code, reason=exc.reason)
+
+
+class ConnectionsPerUser:
+    """The WebSockets each user holds open in this process, up to ``limit`` (0: no cap).
+
+    Per process: replicas each allow ``limit``; a shared count would need
+    Redis bookkeeping that survives crashed processes, which this does not.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def open(self, user: str) -> int:
+        return self._open[user]
+
+    def acquire(self, websocket: WebSocket, user: str) -> None:
+        """Count ``websocket`` against ``user``, released by :meth:`release`.
+
+        Raises:
+            ConnectionRefused: 4429, the user already holds ``limit`` connections.
+        """
+        if self.limit and self._open[user] >= self.limit:
+            raise ConnectionRefused(*TOO_MANY_CONNECTIONS)
+        self._open[user] += 1
+        websocket.scope.setdefault("state", {})[_COUNTED_USER] = user
+
+    def release(self, scope: Mapping[str, Any]) -> None:
+        """Uncount the connection of ``scope``, if it was counted."""
+        user = scope.get("state", {}).pop(_COUNTED_USER, None)
+        if user is None:
+            return
+        self._open[user] -= 1
+        if self._open[user] <= 0:
+            del self._open[user]
