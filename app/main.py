@@ -23,6 +23,7 @@ from app.events import LocalEvents, RedisEvents
 from app.graphiql import ASSETS_DIR
 from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
+from app.openapi import routes as openapi_routes
 from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
@@ -158,6 +159,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            *openapi_routes,
             *imports.routes,
             *convos.routes,
             *tags.routes,
