@@ -560,16 +560,17 @@ def _convos() -> dict[str, Schema]:
                 {
                     "201": answer("Imported (`Conversation(s) imported successfully`).", MESSAGE),
                     "400": answer(
-                        "No `file` part, a malformed multipart body, or a file that is not a "
-                        "supported export; `error` names the conversation and field. Nothing "
-                        "is written.",
+                        "No `file` part, a malformed multipart body (more than one file or 16 "
+                        "parts included), or a file that is not a supported export; `error` "
+                        "names the conversation and field. Nothing is written.",
                         ERROR,
                     ),
                     "401": shared("Unauthenticated"),
                     "413": answer(
                         "The file crossed `CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES` "
                         "(`File exceeds the maximum allowed size`), or one document would "
-                        "exceed MongoDB's 16 MB.",
+                        "exceed MongoDB's 16 MB; text parts over 64 KB together "
+                        "(`Request body too large`).",
                         MESSAGE,
                     ),
                     "429": answer(
