@@ -8,6 +8,7 @@ anchors of docs/contract.md instead (e.g. ``docs/contract.md#convos-fork``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,10 @@ OUTSIDE = [
     "embedded-db-" + "notes",
     "conversations-" + "api",
 ]
+
+
+CONTRACT = ROOT / "docs" / "contract.md"
+_POINTER = re.compile(r"docs/contract\.md#([A-Za-z0-9_-]+)")
 
 
 def _files() -> list[Path]:
@@ -45,6 +50,23 @@ def test_no_file_cites_a_reference_outside_the_repository() -> None:
             if any(name in line for name in OUTSIDE):
                 citations.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert citations == [], "point these at docs/contract.md#...:\n" + "\n".join(citations)
+
+
+def test_every_pointer_into_the_contract_names_an_anchor_it_has() -> None:
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', CONTRACT.read_text(encoding="utf-8")))
+    broken = []
+    for path in _files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            broken += [
+                f"{path.relative_to(ROOT)}:{number}: #{anchor}"
+                for anchor in _POINTER.findall(line)
+                if anchor not in anchors
+            ]
+    assert broken == []
 
 
 def test_the_scan_reaches_the_code() -> None:
