@@ -25,6 +25,7 @@ from app.graphql.persisted_queries import PersistedQueries
 from app.graphql.schema import make_schema
 from app.graphql.view import GraphQLApp
 from app.jsonutil import JSONResponse
+from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
@@ -159,6 +160,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            *openapi_routes,
             *imports.routes,
             *convos.routes,
             *tags.routes,
