@@ -10,6 +10,11 @@ Both keep a bounded queue per subscriber: a subscriber that falls more than
 (the client refetches and subscribes again) instead of growing memory.
 Events published while Redis is unreachable are lost (logged); live updates
 are a convenience on top of the data, never the data itself.
+
+Every subscriber of a user gets the same event object, whose ``shared`` reads
+let one read serve them all; the fan-out holds it for each queued copy and
+retires it when all are consumed or a newer event of that user arrives
+(see ``resolvers.events.SharedReads``).
 """
 
 from __future__ import annotations
@@ -48,9 +53,17 @@ class _Subscriber:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
+            self.drop_queued()
             self.queue.put_nowait(None)
+        else:
+            event.shared.hold()
+
+    def drop_queued(self) -> None:
+        """Forget the events not yet taken, releasing each one's shared reads."""
+        while not self.queue.empty():
+            dropped = self.queue.get_nowait()
+            if dropped is not None:
+                dropped.shared.release()
 
     async def events(self) -> AsyncIterator[ConversationEvent]:
         while True:
@@ -60,7 +73,11 @@ class _Subscriber:
                     "Too many events were waiting for this subscription; refetch and "
                     "subscribe again"
                 )
-            yield event
+            try:
+                # The consumer has delivered the event when it asks for the next.
+                yield event
+            finally:
+                event.shared.release()
 
 
 class LocalEvents:
@@ -69,6 +86,8 @@ class LocalEvents:
     def __init__(self, queue_size: int = 100) -> None:
         self._queue_size = queue_size
         self._subscribers: dict[str, set[_Subscriber]] = {}
+        # Each user's newest event: the only one whose reads are shared.
+        self._newest: dict[str, ConversationEvent] = {}
 
     def subscriber_count(self, user: str | None = None) -> int:
         if user is not None:
@@ -79,8 +98,14 @@ class LocalEvents:
         self.deliver(event)
 
     def deliver(self, event: ConversationEvent) -> None:
-        for subscriber in tuple(self._subscribers.get(event.user, ())):
+        previous = self._newest.pop(event.user, None)
+        if previous is not None:
+            previous.shared.retire()
+        subscribers = tuple(self._subscribers.get(event.user, ()))
+        for subscriber in subscribers:
             subscriber.offer(event)
+        if subscribers:
+            self._newest[event.user] = event
 
     @contextlib.asynccontextmanager
     async def subscribe(self, user: str) -> AsyncIterator[AsyncIterator[ConversationEvent]]:
@@ -89,11 +114,15 @@ class LocalEvents:
         try:
             yield subscriber.events()
         finally:
+            subscriber.drop_queued()
             subscribers = self._subscribers.get(user)
             if subscribers is not None:
                 subscribers.discard(subscriber)
                 if not subscribers:
                     del self._subscribers[user]
+                    newest = self._newest.pop(user, None)
+                    if newest is not None:
+                        newest.shared.retire()
 
 
 def encode_event(event: ConversationEvent) -> bytes:

@@ -11,8 +11,11 @@ aliases), and runs in time linear in the document.
 Cost estimates how many values a response can hold: every field costs 1, and a
 list multiplies the cost of its sub-selection by its size: the ``first``,
 ``last`` or ``limit`` argument (capped at the largest page a resolver returns),
-or an estimate for lists without one. A field that takes a size but returns an
-object (a connection) passes the size to its list children (``edges``).
+or, for lists without one, what they can hold: a list of messages counts as
+the most messages a conversation may return (``max_messages``, the same bound
+the loader enforces), a conversation's tags as the most tags it may carry,
+other lists as an estimate. A field that takes a size but returns an object (a
+connection) passes the size to its list children (``edges``).
 Introspection is exempt from depth and cost (it has its own switch) but may
 nest at most three lists.
 
@@ -48,6 +51,8 @@ from graphql import (
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
+from resolvers.validation import MAX_TAGS_PER_CONVERSATION
+
 SIZE_ARGUMENTS = ("first", "last", "limit")
 
 # Introspection has its own switch and is not costed, but its types are
@@ -61,7 +66,12 @@ LIST_SIZE_HINTS: Mapping[tuple[str, str], int] = {
     # The children of all messages of a conversation are those same messages
     # again (a tree over one list), so a nested `children` adds no factor.
     ("Message", "children"): 1,
+    # Loaded by the names on the conversation, at most this many (types.py).
+    ("Conversation", "tags"): MAX_TAGS_PER_CONVERSATION,
 }
+# Every other list of this type (a conversation's `messages`, a fork's
+# payload, ...) holds up to `Limits.max_messages` items.
+MESSAGE_TYPE = "Message"
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class Limits:
     max_cost: int
     list_size_estimate: int
     max_list_size: int
+    max_messages: int = 2000
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,15 @@ class _OperationMeasurer:
                 if arg is not None and isinstance(arg.default_value, int):
                     return self._cap(arg.default_value)
         return None
+
+    def _unpaged_size(self, parent: Any, name: str, item_type: Any) -> int:
+        """What a list without a page size can hold."""
+        hint = LIST_SIZE_HINTS.get((getattr(parent, "name", ""), name))
+        if hint is not None:
+            return hint
+        if getattr(item_type, "name", None) == MESSAGE_TYPE:
+            return self.limits.max_messages
+        return self.limits.list_size_estimate
 
     # -- walking -------------------------------------------------------------
     def _field_definition(self, parent: Any, name: str) -> GraphQLField | None:
@@ -222,8 +242,7 @@ class _OperationMeasurer:
             elif inherited_size is not None:
                 multiplier = inherited_size
             else:
-                hint = LIST_SIZE_HINTS.get((getattr(parent, "name", ""), name))
-                multiplier = hint if hint is not None else self.limits.list_size_estimate
+                multiplier = self._unpaged_size(parent, name, field_type)
         elif size is not None:
             child_inherited = size
         if inside_introspection:
@@ -342,7 +361,9 @@ def create_limits_rule(limits: Limits) -> type[ValidationRule]:
                         GraphQLError(
                             f"Operation {where} has an estimated cost of {measure.cost}, above "
                             f"the limit of {limits.max_cost}. Lists multiply the cost of "
-                            f"what they select: ask for fewer items (first/limit) or fields.",
+                            f"what they select (a conversation's messages count as "
+                            f"{limits.max_messages}): ask for fewer items (first/limit) or "
+                            f"fields.",
                             operation,
                             extensions={
                                 "code": "MAX_COST_EXCEEDED",

@@ -114,6 +114,7 @@ def create_app(
         events=events,
         rate_limiter=rate_limiter,
         titles=build_title_service(settings) if settings.title_generation else None,
+        max_messages_per_conversation=settings.max_messages_per_conversation,
     )
 
     @contextlib.asynccontextmanager

@@ -143,6 +143,10 @@ class Settings:
     # cap it puts on any `first`/`limit` (the resolvers clamp at 100).
     list_size_estimate: int = 10
     max_list_size: int = 100  # GRAPHQL_MAX_LIST_SIZE
+    # GRAPHQL_MAX_MESSAGES_PER_CONVERSATION: what a conversation's `messages`
+    # may hold: the cost limit counts each at this size, and a conversation
+    # with more answers TOO_MANY_MESSAGES instead of being read whole.
+    max_messages_per_conversation: int = 2000
     # GRAPHQL_FIELD_SUGGESTIONS: "Did you mean ...?" hints leak the schema;
     # off in production unless set.
     field_suggestions: bool = True
@@ -249,6 +253,7 @@ class Settings:
             max_query_cost=_int(e, "GRAPHQL_MAX_COST", 50_000),
             list_size_estimate=_int(e, "GRAPHQL_LIST_SIZE", 10),
             max_list_size=_int(e, "GRAPHQL_MAX_LIST_SIZE", 100),
+            max_messages_per_conversation=_int(e, "GRAPHQL_MAX_MESSAGES_PER_CONVERSATION", 2000),
             field_suggestions=_bool(e, "GRAPHQL_FIELD_SUGGESTIONS", not production),
             max_batch=_int(e, "GRAPHQL_MAX_BATCH", 0),
             max_body_bytes=_int(e, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
@@ -281,6 +286,8 @@ class Settings:
             raise SettingsError("GraphQL timeouts must be positive")
         if self.max_list_size < 1 or self.event_queue_size < 1:
             raise SettingsError("GRAPHQL_MAX_LIST_SIZE and GRAPHQL_EVENT_QUEUE_SIZE must be >= 1")
+        if self.max_messages_per_conversation < 1:
+            raise SettingsError("GRAPHQL_MAX_MESSAGES_PER_CONVERSATION must be >= 1")
 
     def with_secret(self) -> Settings:
         """Return settings with a JWT secret, creating the development one if needed.

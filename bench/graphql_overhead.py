@@ -44,7 +44,9 @@ PER_ROUND = 400
 
 
 def _apps() -> tuple[GraphQLApp, GraphQLApp]:
-    settings = Settings(env="test", jwt_secret="b" * 48)
+    # A page of 25 with messages is over the cost limit at the default message
+    # bound (2,000 per conversation); this measures the path that runs.
+    settings = Settings(env="test", jwt_secret="b" * 48, max_messages_per_conversation=4)
     services = Services(database=cast(Any, None))
     verifier = TokenVerifier(settings.jwt_secret)
     ours = GraphQLApp(

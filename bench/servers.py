@@ -172,6 +172,9 @@ def gateway_app(mongo_uri: str, db_name: str, secret: str) -> Starlette:
         mongo_db_name=db_name,
         graphiql=False,
         introspection=False,
+        # The seeded conversations hold 4 messages each; at the default bound
+        # (2,000) the cost limit refuses graphql-deep's page of 25 with messages.
+        max_messages_per_conversation=4,
     )
     settings.check()
     return create_app(settings)

@@ -11,10 +11,25 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
+from resolvers.errors import UserError
 from resolvers.services import Services
 from resolvers.types import Message, Tag
 from storage import messages as message_store
 from storage import tags as tag_store
+from storage.database import Document
+
+
+class TooManyMessages(UserError):
+    """A conversation holds more messages than one response may carry."""
+
+    code = "TOO_MANY_MESSAGES"
+
+
+def too_many_messages(conversation_id: str, cap: int) -> TooManyMessages:
+    return TooManyMessages(
+        f"Conversation {conversation_id} has more than {cap} messages, more than one "
+        f"response may carry (GRAPHQL_MAX_MESSAGES_PER_CONVERSATION); page its messages."
+    )
 
 
 def _link_tree(messages: list[Message]) -> None:
@@ -26,6 +41,37 @@ def _link_tree(messages: list[Message]) -> None:
             parent.children.append(message)
 
 
+async def _capped_messages(
+    services: Services, user: str, conversation_ids: Sequence[str], cap: int
+) -> dict[str, list[Document] | None]:
+    """Each conversation's messages, or None for one holding more than ``cap``.
+
+    One query reads at most ``cap`` per conversation asked, plus one: if it
+    returned fewer, it read everything. If it stopped at the limit, a
+    conversation over the cap caused it (it got more than ``cap``), but the
+    others may be cut short, so they are read again without it. Memory stays
+    within ``len(conversation_ids) * cap`` documents; an extra query happens
+    only when a conversation is over the cap.
+    """
+    result: dict[str, list[Document] | None] = {}
+    pending = list(conversation_ids)
+    while pending:
+        limit = len(pending) * cap + 1
+        docs = await message_store.for_conversations(services.database, user, pending, limit=limit)
+        grouped: dict[str, list[Document]] = {cid: [] for cid in pending}
+        for doc in docs:
+            bucket = grouped.get(doc.get("conversationId"))  # type: ignore[arg-type]
+            if bucket is not None:
+                bucket.append(doc)
+        over = {cid for cid, bucket in grouped.items() if len(bucket) > cap}
+        result.update(dict.fromkeys(over))
+        if len(docs) < limit or not over:  # (not over: cannot happen, by counting)
+            result.update((cid, grouped[cid]) for cid in pending if cid not in over)
+            break
+        pending = [cid for cid in pending if cid not in over]
+    return result
+
+
 @dataclass(frozen=True)
 class Loaders:
     messages: DataLoader[str, list[Message]]
@@ -35,16 +81,22 @@ class Loaders:
 def make_loaders(services: Services, user: str) -> Loaders:
     """Loaders bound to one authenticated user for one request."""
 
-    async def load_messages(conversation_ids: Sequence[str]) -> list[list[Message]]:
-        docs = await message_store.for_conversations(services.database, user, conversation_ids)
-        grouped: dict[str, list[Message]] = {cid: [] for cid in conversation_ids}
-        for doc in docs:
-            bucket = grouped.get(doc.get("conversationId"))  # type: ignore[arg-type]
-            if bucket is not None:
-                bucket.append(Message.from_doc(doc))
-        for bucket in grouped.values():
-            _link_tree(bucket)
-        return [grouped[cid] for cid in conversation_ids]
+    async def load_messages(
+        conversation_ids: Sequence[str],
+    ) -> list[list[Message] | TooManyMessages]:
+        found = await _capped_messages(
+            services, user, conversation_ids, services.max_messages_per_conversation
+        )
+        results: list[list[Message] | TooManyMessages] = []
+        for cid in conversation_ids:
+            docs = found[cid]
+            if docs is None:
+                results.append(too_many_messages(cid, services.max_messages_per_conversation))
+                continue
+            messages = [Message.from_doc(doc) for doc in docs]
+            _link_tree(messages)
+            results.append(messages)
+        return results
 
     async def load_tags(names: Sequence[str]) -> list[Tag | None]:
         docs = await tag_store.find_many(services.database, user, names)

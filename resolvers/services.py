@@ -28,3 +28,6 @@ class Services:
     title_wait_delays: tuple[float, ...] = GEN_TITLE_DELAYS_S
     # Serialises one user's tag changes (positions, counts); see resolvers/locks.py.
     locks: UserLocks = field(default_factory=UserLocks)
+    # The most messages one conversation's `messages` field reads (the GraphQL
+    # cost limit counts that field at this size); more is TOO_MANY_MESSAGES.
+    max_messages_per_conversation: int = 2000

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from resolvers.validation import MAX_TAGS_PER_CONVERSATION
 from storage.conversations import SUMMARY_FIELDS
 from storage.database import Document
 
@@ -156,7 +157,11 @@ class Conversation:
             is_archived=bool(doc.get("isArchived")),
             archived_at=_date(doc.get("archivedAt")),
             pinned=bool(doc.get("pinned")),
-            tag_names=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+            # At most what our writes allow, whatever another writer stored:
+            # the GraphQL cost limit counts `tags` at this size.
+            tag_names=[t for t in tags if isinstance(t, str)][:MAX_TAGS_PER_CONVERSATION]
+            if isinstance(tags, list)
+            else [],
             created_at=_date(doc.get("createdAt")),
             updated_at=_date(doc.get("updatedAt")),
             doc=doc,

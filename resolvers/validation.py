@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from resolvers.errors import BadInput
+from storage.conversations import MAX_LITERAL_LENGTH
 
 
 class _Missing:
@@ -23,7 +24,9 @@ MISSING: Final = _Missing()
 MAX_ID_LENGTH = 200
 MAX_TAG_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 2048
-MAX_SEARCH_LENGTH = 512
+# Search text is matched as an escaped regex; this bound keeps the escaped
+# form (up to twice as long) under the database's pattern cap.
+MAX_SEARCH_LENGTH = MAX_LITERAL_LENGTH
 MAX_TITLE_LENGTH = 1024
 MAX_TAGS_PER_CONVERSATION = 256
 # Legacy offset paging: (page - 1) * 100 must stay a skip every MongoDB

@@ -68,8 +68,24 @@ class ListFilter:
     search_conversation_ids: Sequence[str] = ()
 
 
+# The longest regex pattern every supported database accepts: SecantusDB
+# refuses patterns over 1,000 characters (a ReDoS guard); MongoDB's cap is
+# 32,764 bytes, which 1,000 characters of at most 4 UTF-8 bytes stay under.
+MAX_REGEX_PATTERN_LENGTH = 1000
+# ``re.escape`` turns one character into at most two (``.`` -> ``\.``), so a
+# literal of this length always escapes to a pattern the database accepts.
+MAX_LITERAL_LENGTH = MAX_REGEX_PATTERN_LENGTH // 2
+
+
 def substring_regex(text: str) -> dict[str, str]:
-    """A case-insensitive regex matching ``text`` literally (never a pattern)."""
+    """A case-insensitive regex matching ``text`` literally (never a pattern).
+
+    Raises:
+        ValueError: ``text`` is longer than :data:`MAX_LITERAL_LENGTH`; callers
+            validate user input against that bound first (a 400, not this).
+    """
+    if len(text) > MAX_LITERAL_LENGTH:
+        raise ValueError(f"a literal of {len(text)} characters may not fit a regex")
     return {"$regex": re.escape(text), "$options": "i"}
 
 

@@ -18,8 +18,13 @@ async def for_conversations(
     user: str,
     conversation_ids: Sequence[str],
     projection: Document | None = None,
+    *,
+    limit: int = 0,
 ) -> list[Document]:
-    """All messages of these conversations in one query, in tree-rebuild order."""
+    """All messages of these conversations in one query, in tree-rebuild order.
+
+    ``limit`` > 0 reads at most that many (all conversations together).
+    """
     if not conversation_ids:
         return []
     query: Document = {"user": user}
@@ -28,7 +33,7 @@ async def for_conversations(
     else:
         query["conversationId"] = {"$in": list(conversation_ids)}
     cursor = database.messages.find(
-        query, projection or HIDDEN, sort=TREE_ORDER, batch_size=WHOLE_RESULT
+        query, projection or HIDDEN, sort=TREE_ORDER, batch_size=WHOLE_RESULT, limit=limit
     )
     return await cursor.to_list(None)
 

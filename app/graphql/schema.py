@@ -69,6 +69,7 @@ def limits_from(settings: Settings) -> Limits:
         max_cost=settings.max_query_cost,
         list_size_estimate=settings.list_size_estimate,
         max_list_size=settings.max_list_size,
+        max_messages=settings.max_messages_per_conversation,
     )
 
 

@@ -16,7 +16,8 @@ def _nested_children(levels: int) -> str:
     inner = "messageId"
     for _ in range(levels):
         inner = f"messageId children {{ {inner} }}"
-    return f"{{ conversations {{ edges {{ node {{ messages {{ {inner} }} }} }} }} }}"
+    # One conversation: its messages count as GRAPHQL_MAX_MESSAGES_PER_CONVERSATION.
+    return f"{{ conversations(first: 1) {{ edges {{ node {{ messages {{ {inner} }} }} }} }} }}"
 
 
 async def test_depth_at_the_limit_runs(client: httpx.AsyncClient) -> None:
@@ -38,7 +39,7 @@ async def test_depth_over_the_limit_is_refused_with_depth_and_limit(
 
 async def test_depth_counts_fields_inside_fragments(client: httpx.AsyncClient) -> None:
     query = (
-        "query { conversations { ...C } }"
+        "query { conversations(first: 1) { ...C } }"
         " fragment C on ConversationConnection { edges { node { messages { ...M } } } }"
         " fragment M on Message { children { children { children { children { children {"
         " children { children { messageId } } } } } } } }"
@@ -112,10 +113,10 @@ _PAGE = (
 async def test_cost_multiplies_lists_and_states_cost_and_limit(
     mongo_uri: str, database: Database
 ) -> None:
-    settings = make_settings(mongo_uri, max_query_cost=1000)
+    settings = make_settings(mongo_uri, max_query_cost=1000, max_messages_per_conversation=10)
     async with client_for(settings, database) as client:
         # conversations 1 + edges (1 + first x node), node = 1 + id 1 + title 1
-        # + messages (1 + 10 estimated x 2 fields) = 24: 2 + 30 x 24 = 722.
+        # + messages (1 + 10 at most x 2 fields) = 24: 2 + 30 x 24 = 722.
         ok = await gql(client, _PAGE.format(first=30), user=ALICE)
         assert "errors" not in ok.json()
         body = (await gql(client, _PAGE.format(first=50), user=ALICE)).json()
@@ -128,7 +129,7 @@ async def test_cost_multiplies_lists_and_states_cost_and_limit(
 async def test_cost_of_a_variable_page_size_is_the_largest_page(
     mongo_uri: str, database: Database
 ) -> None:
-    settings = make_settings(mongo_uri, max_query_cost=1000)
+    settings = make_settings(mongo_uri, max_query_cost=1000, max_messages_per_conversation=10)
     async with client_for(settings, database) as client:
         # Validation cannot see $n's value: it counts the largest page (100)...
         variable = _PAGE.format(first="$n").replace("query", "query($n: Int)")
@@ -143,7 +144,7 @@ async def test_cost_of_a_variable_page_size_is_the_largest_page(
 async def test_cost_caps_huge_page_sizes_at_the_largest_page(
     mongo_uri: str, database: Database
 ) -> None:
-    settings = make_settings(mongo_uri, max_query_cost=2000)
+    settings = make_settings(mongo_uri, max_query_cost=2000, max_messages_per_conversation=10)
     async with client_for(settings, database) as client:
         body = (await gql(client, _PAGE.format(first=10**9), user=ALICE)).json()
     assert body["errors"][0]["extensions"]["cost"] == 2 + 100 * 24  # as first: 100

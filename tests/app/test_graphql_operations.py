@@ -142,7 +142,9 @@ async def test_messages_of_many_conversations_on_one_page(
     await insert_conversation(
         database, ALICE, title="empty", updatedAt=BASE_TIME - timedelta(hours=1)
     )
-    data = await _data(client, "{ conversations { edges { node { title messages { text } } } } }")
+    data = await _data(
+        client, "{ conversations(first: 5) { edges { node { title messages { text } } } } }"
+    )
     assert [
         (e["node"]["title"], [m["text"] for m in e["node"]["messages"]])
         for e in data["conversations"]["edges"]

@@ -73,3 +73,11 @@ def test_an_explicit_secret_wins_over_the_stored_one(tmp_path: Path) -> None:
 def test_title_generation_can_be_switched_off() -> None:
     assert Settings.from_env({}).title_generation
     assert not Settings.from_env({"TITLE_GENERATION": "false"}).title_generation
+
+
+def test_messages_per_conversation_is_read_and_must_be_positive() -> None:
+    env = {"GRAPHQL_MAX_MESSAGES_PER_CONVERSATION": "500"}
+    assert Settings.from_env(env).max_messages_per_conversation == 500
+    assert Settings.from_env({}).max_messages_per_conversation == 2000
+    with pytest.raises(SettingsError, match="GRAPHQL_MAX_MESSAGES_PER_CONVERSATION"):
+        Settings.from_env({"GRAPHQL_MAX_MESSAGES_PER_CONVERSATION": "0"})

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from storage.database import Database, connect
+from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BASE_TIME, auth, conversation_doc, message_doc
 
 N_CONVERSATIONS = 110
@@ -98,6 +99,16 @@ async def _seed(database: Database) -> None:
             }
             for p, name in enumerate(TAG_NAMES)
         ]
+    )
+
+
+@pytest.fixture
+def settings(mongo_uri: str) -> Settings:
+    # This module counts database commands for pages of up to 100 conversations
+    # with their messages and tags; the cost limit (tests/app/test_graphql_limits.py)
+    # would refuse such pages at the default bounds.
+    return make_settings(
+        mongo_uri, max_messages_per_conversation=MESSAGES_PER_CONVERSATION, max_query_cost=10**6
     )
 
 

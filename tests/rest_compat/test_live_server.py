@@ -102,7 +102,9 @@ async def test_graphql_over_real_http(http: httpx.AsyncClient, database: Databas
     await insert_thread(database, ALICE, doc["conversationId"], ["q", "a"])
     response = await http.post(
         "/graphql",
-        json={"query": "{ conversations { edges { node { title messages { text } } } } }"},
+        json={
+            "query": "{ conversations(first: 5) { edges { node { title messages { text } } } } }"
+        },
         headers=auth(ALICE),
     )
     assert response.status_code == 200
