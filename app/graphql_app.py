@@ -68,6 +68,7 @@ from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.graphiql import graphiql_html
 from app.graphql_limits import Limits, create_limits_rule
+from app.graphql_metrics import OperationMetrics
 from app.http_errors import REQUEST_LEVEL_CODES, status_for
 from app.jsonutil import JSONResponse, dumps
 from app.persisted_queries import NOT_FOUND, PersistedQueries, PersistedQueryError
@@ -156,6 +157,7 @@ def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: _MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+        *([OperationMetrics] if settings.metrics_enabled else []),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -23,6 +23,7 @@ from app.events import LocalEvents, RedisEvents
 from app.graphiql import ASSETS_DIR
 from app.graphql_app import GraphQLApp, make_schema
 from app.jsonutil import JSONResponse
+from app.observability import observe, operator_routes, start_metrics_port
 from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
@@ -126,9 +127,11 @@ def create_app(
             await events.start()
         if on_ready is not None:
             on_ready()
+        stop_metrics_port = start_metrics_port(settings)
         try:
             yield
         finally:
+            stop_metrics_port()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()
@@ -158,6 +161,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
+            *operator_routes(settings, db),
             *imports.routes,
             *convos.routes,
             *tags.routes,
@@ -168,6 +172,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    observe(app, settings)
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.services = services
