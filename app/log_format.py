@@ -26,7 +26,12 @@ ACCESS_LOGGER = "convos_gateway.access"
 # The gateway's own loggers: the only ones allowed below INFO.
 OWN_LOGGERS = ("convos_gateway", "app", "resolvers", "storage")
 # Attributes every LogRecord has; anything else came in through `extra=`.
-_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# (uvicorn adds `color_message`, the same text with terminal colours.)
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -67,6 +67,11 @@ HTTP_DURATION = Histogram(
     ["route", "method"],
     registry=REGISTRY,
 )
+HTTP_IN_PROGRESS = Gauge(
+    "convos_http_requests_in_progress",
+    "HTTP requests being served now (a graceful stop waits for them).",
+    registry=REGISTRY,
+)
 GRAPHQL_OPERATIONS = Counter(
     "convos_graphql_operations",
     "GraphQL operations by name and type (unnamed: anonymous).",
@@ -177,6 +182,14 @@ def observe_http(route: str | None, method: str, status: int, seconds: float) ->
     children[1].observe(seconds)
     if children[2] is not None:
         children[2].inc()
+
+
+def http_started() -> None:
+    HTTP_IN_PROGRESS.inc()
+
+
+def http_ended() -> None:
+    HTTP_IN_PROGRESS.dec()
 
 
 # -- GraphQL --------------------------------------------------------------------

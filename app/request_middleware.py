@@ -89,12 +89,15 @@ class RequestObserver:
             await send(message)
 
         leave = request_context.enter(info)
+        if self.metrics_on:
+            metrics.http_started()
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             if self.metrics_on:
+                metrics.http_ended()
                 metrics.observe_http(info.route, info.method, status, elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 _access_line(info, status, elapsed)
