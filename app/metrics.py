@@ -198,11 +198,18 @@ def operation_label(name: str | None) -> str:
     return _operation_names(name) if name else ANONYMOUS
 
 
+_operation_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+
 def observe_operation(name: str, kind: str, seconds: float | None) -> None:
     """One GraphQL operation ran (``seconds`` None for a subscription's lifetime)."""
-    GRAPHQL_OPERATIONS.labels(name, kind).inc()
+    children = _operation_children.get((name, kind))
+    if children is None:
+        children = (GRAPHQL_OPERATIONS.labels(name, kind), GRAPHQL_DURATION.labels(name, kind))
+        _operation_children[(name, kind)] = children
+    children[0].inc()
     if seconds is not None:
-        GRAPHQL_DURATION.labels(name, kind).observe(seconds)
+        children[1].observe(seconds)
 
 
 def graphql_error(code: str | None) -> None:
@@ -266,15 +273,21 @@ class CommandMetrics(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         pass
 
+    def __init__(self) -> None:
+        self._children: dict[str, Histogram] = {}
+
+    def _histogram(self, command: str) -> Histogram:
+        child = self._children.get(command)
+        if child is None:
+            child = self._children[command] = MONGO_DURATION.labels(_mongo_commands(command))
+        return child
+
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        MONGO_DURATION.labels(_mongo_commands(event.command_name)).observe(
-            event.duration_micros / 1e6
-        )
+        self._histogram(event.command_name).observe(event.duration_micros / 1e6)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        name = _mongo_commands(event.command_name)
-        MONGO_DURATION.labels(name).observe(event.duration_micros / 1e6)
-        MONGO_FAILURES.labels(name).inc()
+        self._histogram(event.command_name).observe(event.duration_micros / 1e6)
+        MONGO_FAILURES.labels(_mongo_commands(event.command_name)).inc()
 
 
 _COMMAND_METRICS = CommandMetrics()

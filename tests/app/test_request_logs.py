@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 
 from app.log_format import configure_logging
 from app.observability import observe
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, JWT_SECRET, auth, token
 from tests.utils.gateway_process import gateway
@@ -211,3 +211,8 @@ def test_no_token_secret_or_message_text_in_any_log_line_at_debug(tmp_path: Path
     text = "\n".join(lines)
     for secret in (bearer, bearer.split(".")[2], JWT_SECRET, SECRET_TEXT, "Bearer"):
         assert secret not in text, secret
+
+
+def test_an_unknown_log_format_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="LOG_FORMAT"):
+        Settings.from_env({"LOG_FORMAT": "xml"})
