@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from websockets.asyncio.client import connect as ws_connect
 from websockets.sync.client import connect
 
 from app.log_format import configure_logging
@@ -24,6 +25,7 @@ from app.settings import Settings, SettingsError
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, JWT_SECRET, auth, token
 from tests.utils.gateway_process import gateway
+from tests.utils.servers import running
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
@@ -216,3 +218,15 @@ def test_no_token_secret_or_message_text_in_any_log_line_at_debug(tmp_path: Path
 def test_an_unknown_log_format_is_refused_at_start() -> None:
     with pytest.raises(SettingsError, match="LOG_FORMAT"):
         Settings.from_env({"LOG_FORMAT": "xml"})
+
+
+async def test_a_websocket_handshake_carries_the_request_id(app: Starlette) -> None:
+    async with running(app) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with ws_connect(
+            url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            additional_headers={"X-Request-ID": "socket-7"},
+        ) as connection:
+            assert connection.response is not None
+            assert connection.response.headers["x-request-id"] == "socket-7"
