@@ -3,13 +3,14 @@ stop the embedded database, exit 0 within the default bound (10 s)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,9 +21,9 @@ from websockets.sync.client import connect
 
 from storage.database import connect as connect_db
 from storage.embedded import EmbeddedServer
-from tests.app.test_metrics import sample
 from tests.utils.factories import ALICE, token
 from tests.utils.gateway_process import Gateway, gateway
+from tests.utils.metrics import sample
 
 EXIT_BOUND_S = 10  # the documented default: SHUTDOWN_GRACE_S (8) + the database's stop
 BOUNDARY = "convos-test-boundary"
@@ -86,9 +87,9 @@ class SlowUpload:
         )
 
 
-def _until(condition: str, check: object) -> None:
+def _until(condition: str, check: Callable[[], bool]) -> None:
     deadline = time.monotonic() + WAIT_S
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"never: {condition}")
         time.sleep(0.02)
@@ -156,8 +157,6 @@ def test_sigterm_finishes_the_request_in_flight_closes_websockets_and_exits_zero
 
 
 def _count_sync(uri: str) -> int:
-    import asyncio
-
     async def count() -> int:
         database = connect_db(uri, db_name="LibreChat")
         try:

@@ -22,28 +22,9 @@ from storage.embedded import free_port
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, auth, insert_conversation, token
 from tests.utils.http import gql
+from tests.utils.metrics import sample
 from tests.utils.servers import running
 from tests.utils.ws import graphql_ws
-
-Labels = dict[str, str]
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of ``name`` with exactly ``labels`` in an exposition (0 when absent)."""
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and s.labels == labels:
-                return float(s.value)
-    return 0.0
-
-
-def label_values(text: str, name: str, label: str) -> set[str]:
-    return {
-        s.labels[label]
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name and label in s.labels
-    }
 
 
 async def scrape(client: httpx.AsyncClient) -> str:
