@@ -13,6 +13,7 @@ from typing import Any, Final
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
+from app.request_context import noting_user
 from resolvers.errors import Unauthenticated
 
 ALGORITHM: Final = "HS256"  # pinned: never taken from the token's header
@@ -62,6 +63,7 @@ class TokenVerifier:
         self._leeway = leeway_s
         self._cache: dict[str, tuple[str, float]] = {}
 
+    @noting_user
     def user_id(self, authorization: str | None) -> str:
         """The ``id`` claim of a valid bearer token.
 

@@ -82,7 +82,9 @@ def database_settings(settings: Settings) -> Iterator[Settings]:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.log_format import configure_logging
     from app.main import create_app
+    from app.shutdown import GracefulServer, exit_cleanly_on_sigterm
 
     settings = Settings.from_env()
     settings = replace(
@@ -90,27 +92,38 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
     ).with_secret()
+    configure_logging(settings.log_format, settings.log_level)
+    exit_cleanly_on_sigterm()
     with database_settings(settings) as settings:
         token = issue_token(settings.jwt_secret, DEV_USER_ID, 24 * 3600)
-        show_banner = not settings.production
+        # A token on stdout is for a person at a terminal, never for a log collector.
+        show_banner = not settings.production and settings.log_format == "text"
 
         def ready() -> None:
             if show_banner:
                 print(_banner(settings, token), flush=True)
+            else:
+                log.info("ready on http://%s:%s", settings.host, settings.port)
 
         app = create_app(settings, on_ready=ready)
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            access_log=settings.log_level == "debug",
+            # Our handlers format every line (app/log_format.py); our access
+            # line names the route template, uvicorn's the raw query string.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
             # Slow clients must not hold sockets forever.
             timeout_keep_alive=30,
             # One WebSocket message is one GraphQL request: same cap as a body.
             ws_max_size=settings.max_body_bytes,
         )
-    return 0
+        server = GracefulServer(config, app.state.websockets.close_all)
+        server.run()
+    return 0 if server.started else 1
 
 
 class ProgressBar:

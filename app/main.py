@@ -25,6 +25,7 @@ from app.graphql.persisted_queries import PersistedQueries
 from app.graphql.schema import make_schema
 from app.graphql.view import GraphQLApp
 from app.jsonutil import JSONResponse
+from app.observability import observe, operator_routes, start_metrics_port
 from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
@@ -129,9 +130,11 @@ def create_app(
             await events.start()
         if on_ready is not None:
             on_ready()
+        stop_metrics_port = start_metrics_port(settings)
         try:
             yield
         finally:
+            stop_metrics_port()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()
@@ -162,6 +165,7 @@ def create_app(
         routes=[
             Route("/health", _health, methods=["GET"]),
             *openapi_routes,
+            *operator_routes(settings, db),
             *imports.routes,
             *convos.routes,
             *tags.routes,
@@ -172,6 +176,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    observe(app, settings)
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.services = services

@@ -183,6 +183,22 @@ class Settings:
     # GRAPHQL_EVENT_QUEUE_SIZE: events buffered for one slow subscriber; past
     # it the subscription ends with EVENTS_OVERFLOW (refetch, resubscribe).
     event_queue_size: int = 100
+    # --- operations: health, metrics, logs, shutdown ---------------------
+    # READY_TIMEOUT_MS: /ready's budget per dependency ping; a probe must
+    # answer well within a load balancer's own timeout.
+    ready_timeout_ms: int = 1000
+    metrics_enabled: bool = True  # METRICS_ENABLED: /metrics in Prometheus text format.
+    # METRICS_PORT: serve /metrics only on this port (not the public one);
+    # None = on the public port. METRICS_HOST: its address (default HOST).
+    metrics_port: int | None = None
+    metrics_host: str | None = None
+    # METRICS_MAX_OPERATIONS: distinct GraphQL operation names labelled; later
+    # names count as "other" (clients choose names: bound the series).
+    metrics_max_operations: int = 100
+    log_format: str = "text"  # LOG_FORMAT: text (people) or json (one object per line).
+    # SHUTDOWN_GRACE_S: on SIGTERM, in-flight requests get this long to finish;
+    # with the database's stop the process exits within 10 s.
+    shutdown_grace_s: int = 8
 
     @property
     def production(self) -> bool:
@@ -270,6 +286,13 @@ class Settings:
             ws_max_connections_per_user=_int(e, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 5),
             ws_init_timeout_s=_float(e, "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0),
             event_queue_size=_int(e, "GRAPHQL_EVENT_QUEUE_SIZE", 100),
+            ready_timeout_ms=_int(e, "READY_TIMEOUT_MS", 1000),
+            metrics_enabled=_bool(e, "METRICS_ENABLED", True),
+            metrics_port=_int(e, "METRICS_PORT", 0) or None,
+            metrics_host=_str(e, "METRICS_HOST"),
+            metrics_max_operations=_int(e, "METRICS_MAX_OPERATIONS", 100),
+            log_format=(_str(e, "LOG_FORMAT", "text") or "text").lower(),
+            shutdown_grace_s=_int(e, "SHUTDOWN_GRACE_S", 8),
         )
         settings.check()
         return settings
@@ -288,6 +311,10 @@ class Settings:
             raise SettingsError("GRAPHQL_MAX_LIST_SIZE and GRAPHQL_EVENT_QUEUE_SIZE must be >= 1")
         if self.max_messages_per_conversation < 1:
             raise SettingsError("GRAPHQL_MAX_MESSAGES_PER_CONVERSATION must be >= 1")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
+        if self.ready_timeout_ms < 1:
+            raise SettingsError("READY_TIMEOUT_MS must be >= 1")
 
     def with_secret(self) -> Settings:
         """Return settings with a JWT secret, creating the development one if needed.

@@ -42,6 +42,7 @@ from typing import IO
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DocumentTooLarge
 
+from app import metrics
 from resolvers import rate_limits
 from resolvers import tags as tag_ops
 from resolvers.clock import utcnow
@@ -187,6 +188,7 @@ class ImportResult:
 ProgressCallback = Callable[[ImportProgress], None]
 
 
+@metrics.tracks_import
 async def import_conversations(
     services: Services,
     admission: ImportAdmission,

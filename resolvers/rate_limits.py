@@ -46,6 +46,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from app import metrics
 from resolvers.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ class RateLimiter:
                         refused.append((item, key))
                         break
             if refused:
+                metrics.rate_limited(action)
                 raise RateLimited(MESSAGES[action], await self._retry_after(refused))
         except StorageError as exc:
             log.warning("rate limit storage unavailable: %s", exc.storage_error)

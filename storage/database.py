@@ -9,6 +9,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from app import metrics
+
 Document = dict[str, Any]
 
 # LibreChat's collection names; the gateway works on an existing LibreChat database.
@@ -69,6 +71,7 @@ def connect(
         connectTimeoutMS=timeout_ms,
         # LibreChat stores UTC dates; naive datetimes keep serialisation cheap.
         tz_aware=False,
+        event_listeners=[*client_options.pop("event_listeners", ()), *metrics.mongo_listeners()],
         **client_options,
     )
     db = client[db_name] if db_name else client.get_default_database(default=default_db)

@@ -800,6 +800,20 @@ def _tags() -> dict[str, Schema]:
     }
 
 
+READY_BODY: Schema = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"enum": ["ready", "unavailable"]},
+        "down": {"type": "array", "items": {"type": "string"}},
+        "checks": {
+            "type": "object",
+            "additionalProperties": {"enum": ["up", "down"]},
+        },
+    },
+}
+
+
 def _service() -> dict[str, Schema]:
     return {
         "/health": {
@@ -814,6 +828,34 @@ def _service() -> dict[str, Schema]:
                     }
                 },
                 anchor="health",
+                secured=False,
+            )
+        },
+        "/ready": {
+            "get": operation(
+                "ready",
+                "Readiness: MongoDB (and Redis, when configured) answer",
+                "service",
+                {
+                    "200": answer("Every dependency answered.", READY_BODY),
+                    "503": answer("A dependency is down; `down` names it.", READY_BODY),
+                },
+                anchor="ready",
+                secured=False,
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "metrics",
+                "Prometheus metrics (when METRICS_ENABLED and no METRICS_PORT)",
+                "service",
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                anchor="metrics",
                 secured=False,
             )
         },

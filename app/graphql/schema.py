@@ -23,6 +23,7 @@ from strawberry.extensions import (
 )
 
 from app.graphql_limits import Limits, create_limits_rule
+from app.graphql_metrics import OperationMetrics
 from app.settings import Settings
 from resolvers.schema import build_schema, should_mask
 
@@ -87,6 +88,7 @@ def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: _MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+        *([OperationMetrics] if settings.metrics_enabled else []),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
