@@ -1,13 +1,14 @@
 """Errors a user can act on, raised by resolver operations.
 
-Each carries a stable ``code`` (GraphQL ``extensions.code``) and the body
-LibreChat's REST contract sends. The REST layer maps codes to status codes;
+Each carries a stable ``code`` (GraphQL ``extensions.code``) and a message
+safe to show the caller, nothing else: how an edge answers a code (an HTTP
+status, LibreChat's JSON body) is the edge's business (``app/http_errors.py``).
 GraphQL passes ``extensions`` through and masks every other exception.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 
 class UserError(Exception):
@@ -15,11 +16,9 @@ class UserError(Exception):
 
     code = "BAD_USER_INPUT"
 
-    def __init__(self, message: str, *, body: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        # The LibreChat JSON body for this error; most use {"error": message}.
-        self.body: dict[str, Any] = body if body is not None else {"error": message}
 
     @property
     def extensions(self) -> dict[str, Any]:
@@ -28,54 +27,48 @@ class UserError(Exception):
 
 
 class BadInput(UserError):
-    """Malformed or out-of-range input (REST 400)."""
+    """Malformed or out-of-range input."""
 
     code = "BAD_USER_INPUT"
 
 
 class NotFound(UserError):
-    """The thing does not exist for anyone (REST 404)."""
+    """The thing does not exist for anyone."""
 
     code = "NOT_FOUND"
 
 
 class Forbidden(UserError):
-    """The thing exists but belongs to another user (REST 403)."""
+    """The thing exists but belongs to another user."""
 
     code = "FORBIDDEN"
 
 
 class Conflict(UserError):
-    """The change would collide with existing data (REST 409)."""
+    """The change would collide with existing data."""
 
     code = "CONFLICT"
 
 
 class Unauthenticated(UserError):
-    """No valid token (REST 401 with LibreChat's ``{"message": reason}``)."""
+    """No valid token."""
 
     code = "UNAUTHENTICATED"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, body={"message": message})
-
 
 class PayloadTooLarge(UserError):
-    """A body or file over its configured limit (REST 413)."""
+    """A body or file over its configured limit."""
 
     code = "PAYLOAD_TOO_LARGE"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, body={"message": message})
-
 
 class RateLimited(UserError):
-    """Too many requests in the window (REST 429 with Retry-After)."""
+    """Too many requests in the window; ``retry_after_s`` says how long to wait."""
 
     code = "RATE_LIMITED"
 
     def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, body={"message": message})
+        super().__init__(message)
         self.retry_after_s = retry_after_s
 
     @property
@@ -83,7 +76,10 @@ class RateLimited(UserError):
         return {"code": self.code, "retryAfter": self.retry_after_s}
 
 
-CONVERSATION_NOT_FOUND = "Conversation not found"
+# Messages LibreChat's clients and scripts match on, word for word.
+CONVERSATION_NOT_FOUND: Final = "Conversation not found"
+CONVERSATION_FORBIDDEN: Final = "You don't have access to this conversation"
+TITLE_NOT_FOUND: Final = "Title not found or method not implemented for the conversation's endpoint"
 
 
 def conversation_not_found() -> NotFound:
@@ -91,7 +87,4 @@ def conversation_not_found() -> NotFound:
 
 
 def conversation_forbidden() -> Forbidden:
-    return Forbidden(
-        "You don't have access to this conversation",
-        body={"error": "Unauthorized", "message": "You don't have access to this conversation"},
-    )
+    return Forbidden(CONVERSATION_FORBIDDEN)

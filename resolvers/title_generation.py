@@ -16,7 +16,7 @@ from typing import Any
 
 from resolvers.clock import utcnow
 from resolvers.conversations import get_conversation
-from resolvers.errors import NotFound
+from resolvers.errors import TITLE_NOT_FOUND, NotFound
 from resolvers.events import ConversationEvent
 from resolvers.services import Services
 from resolvers.titles import TitleSource, title_cache_key, wait_for_title
@@ -35,7 +35,6 @@ DEFAULT_TITLES: tuple[str | None, ...] = (
     "",
     None,
 )
-TITLE_NOT_FOUND = "Title not found or method not implemented for the conversation's endpoint"
 
 
 def has_default_title(conversation: Document) -> bool:
@@ -111,12 +110,12 @@ async def generated_title(services: Services, user: str, conversation_id: object
     cid = str(conversation["conversationId"])
     titles = services.titles
     if titles is None:
-        raise NotFound(TITLE_NOT_FOUND, body={"message": TITLE_NOT_FOUND})
+        raise NotFound(TITLE_NOT_FOUND)
     if has_default_title(conversation):
         await schedule_title(services, user, cid)
     title = await wait_for_title(
         titles.cache, title_cache_key(user, cid), delays=services.title_wait_delays
     )
     if title is None:
-        raise NotFound(TITLE_NOT_FOUND, body={"message": TITLE_NOT_FOUND})
+        raise NotFound(TITLE_NOT_FOUND)
     return title

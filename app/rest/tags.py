@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.http_errors import ENDPOINT_NOT_FOUND
 from app.jsonutil import JSONResponse
 from app.rest.body import field, query_int, query_text
 from app.rest.common import body, caller, services
@@ -22,7 +23,6 @@ from resolvers.errors import BadInput, NotFound
 from resolvers.validation import MISSING
 
 _PREFIX = b"/api/tags/"
-ENDPOINT_NOT_FOUND = "Endpoint not found"
 
 
 def _target(request: Request) -> tuple[str, str]:
@@ -38,7 +38,7 @@ def _target(request: Request) -> tuple[str, str]:
             return "convo", unquote(segments[1].decode("ascii"), errors="strict")
     except UnicodeDecodeError as exc:
         raise BadInput("The path is not valid UTF-8") from exc
-    raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    raise NotFound(ENDPOINT_NOT_FOUND)
 
 
 @rest_endpoint
@@ -107,7 +107,7 @@ async def post_tag_path(request: Request) -> Response:
     user = caller(request)
     kind, value = _target(request)
     if kind != "convo":
-        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+        raise NotFound(ENDPOINT_NOT_FOUND)
     data = await body(request)
     tags = await ops.add_conversation_tag(services(request), user, value, field(data, "tag"))
     return JSONResponse(tags)
@@ -118,7 +118,7 @@ async def delete_tag_path(request: Request) -> Response:
     user = caller(request)
     kind, value = _target(request)
     if kind != "tag":
-        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+        raise NotFound(ENDPOINT_NOT_FOUND)
     await body(request)  # unused, but checked like every body (size, JSON, "$" keys)
     return JSONResponse(await ops.delete_tag(services(request), user, value))
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
+from app.http_errors import body_for
 from resolvers import rate_limits
 from resolvers.errors import RateLimited
 from resolvers.rate_limits import ActionLimits, Budget, RateLimiter, async_storage_uri
@@ -44,7 +45,7 @@ async def test_import_has_its_own_budget_and_message(limiter: RateLimiter) -> No
     with pytest.raises(RateLimited) as refused:
         await limiter.check("import", "192.0.2.1", "u1")
     assert refused.value.message == IMPORT_LIMITED
-    assert refused.value.body == {"message": IMPORT_LIMITED}
+    assert body_for(refused.value.code, refused.value.message) == {"message": IMPORT_LIMITED}
     # A 15-minute window: the wait is at most that long.
     assert 1 <= refused.value.retry_after_s <= 15 * 60
     # The fork budget is untouched by imports.
