@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, get_args, runtime_checkable
 
 from resolvers.errors import UserError
 
 EventKind = Literal["created", "updated", "deleted", "title_generated", "imported"]
+# The same names as a set, for edges that read kinds back (Redis messages).
+EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ from resolvers.importing import (
     validate_import,
 )
 from resolvers.services import Services
+from resolvers.tag_counts import recount
 from resolvers.title_generation import has_default_title, schedule_titles
 from storage import conversations as conversation_store
 from storage import messages as message_store
@@ -241,7 +242,7 @@ async def import_conversations(
             # user's other tag operations.
             async with services.locks.hold(user):
                 await tag_ops.ensure_tags(services, user, list(summary.tags), created=created_tags)
-                await tag_ops.recount(services, user, summary.tags)
+                await recount(services, user, summary.tags)
     except BaseException as exc:
         await _undo(services, user, written, created_tags, list(summary.tags))
         if _too_large_to_store(exc):
@@ -362,7 +363,7 @@ async def _undo(
             for tag in created_tags:
                 await tag_store.delete(database, user, tag)
             if tags:
-                await tag_ops.recount(services, user, tags)
+                await recount(services, user, tags)
     except Exception:
         log.exception(
             "could not undo a failed import for user %s: up to %d conversations remain",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -19,7 +19,7 @@ from resolvers import fork as fork_ops
 from resolvers import imports as import_ops
 from resolvers import tags as tag_ops
 from resolvers import title_generation
-from resolvers.clock import iso
+from resolvers.clock import iso, parse_iso
 from resolvers.context import GraphQLContext
 from resolvers.errors import BadInput, UserError
 from resolvers.execution import execution_context_for, install_plans
@@ -44,7 +44,6 @@ from resolvers.types import (
     Tag,
     UpdateTagInput,
 )
-from resolvers.validation import MISSING
 
 
 def _context(info: Info) -> GraphQLContext:
@@ -55,10 +54,7 @@ def _context(info: Info) -> GraphQLContext:
 def _parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO-8601 string")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    return parse_iso(value)
 
 
 DateTimeScalar = strawberry.scalar(
@@ -102,9 +98,7 @@ async def _prefetch(
 class Query:
     @strawberry.field(description="One of your conversations (NOT_FOUND / FORBIDDEN otherwise).")
     async def conversation(self, info: Info, conversation_id: str) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id)
-        return Conversation.from_doc(doc)
+        return await _conversation(_context(info), conversation_id)
 
     @strawberry.field(
         description="Your conversations, newest activity first by default, paged by cursor."
@@ -165,6 +159,15 @@ class Query:
         return [Tag.from_doc(d) for d in await tag_ops.list_tags(ctx.services, ctx.user)]
 
 
+async def _conversation(ctx: GraphQLContext, conversation_id: str) -> Conversation:
+    doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id=conversation_id)
+    return Conversation.from_doc(doc)
+
+
+async def _admit_fork(ctx: GraphQLContext) -> fork_ops.ForkAdmission:
+    return await fork_ops.admit_fork(ctx.services, ctx.user, client_ip=ctx.extra.get("client_ip"))
+
+
 def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
     return DeleteConversationsPayload(
         deleted_count=result.conversations,
@@ -191,13 +194,11 @@ class Mutation:
         ctx = _context(info)
         result = await fork_ops.fork_conversation(
             ctx.services,
-            ctx.user,
-            input.conversation_id,
-            input.message_id,
-            input.option.value,
-            input.split_at_target,
-            input.latest_message_id if input.latest_message_id is not None else MISSING,
-            client_ip=ctx.extra.get("client_ip"),
+            await _admit_fork(ctx),
+            conversation_id=input.conversation_id,
+            message_id=input.message_id,
+            option=fork_ops.ForkOption[input.option.name],  # the same names
+            split=fork_ops.split_at(input.split_at_target, input.latest_message_id),
         )
         conversation, messages = _copy_parts(result)
         return ForkConversationPayload(conversation=conversation, messages=messages)
@@ -211,11 +212,7 @@ class Mutation:
     ) -> DuplicateConversationPayload:
         ctx = _context(info)
         result = await fork_ops.duplicate_conversation(
-            ctx.services,
-            ctx.user,
-            conversation_id,
-            title if title is not None else MISSING,
-            client_ip=ctx.extra.get("client_ip"),
+            ctx.services, await _admit_fork(ctx), conversation_id=conversation_id, title=title
         )
         conversation, messages = _copy_parts(result)
         return DuplicateConversationPayload(conversation=conversation, messages=messages)
@@ -259,7 +256,9 @@ class Mutation:
         self, info: Info, conversation_id: str, title: str
     ) -> Conversation:
         ctx = _context(info)
-        doc = await ops.update_title(ctx.services, ctx.user, conversation_id, title)
+        doc = await ops.update_title(
+            ctx.services, ctx.user, conversation_id=conversation_id, title=title
+        )
         return Conversation.from_doc(doc)
 
     @strawberry.mutation
@@ -267,7 +266,9 @@ class Mutation:
         self, info: Info, conversation_id: str, is_archived: bool
     ) -> Conversation:
         ctx = _context(info)
-        doc = await ops.archive(ctx.services, ctx.user, conversation_id, is_archived)
+        doc = await ops.archive(
+            ctx.services, ctx.user, conversation_id=conversation_id, is_archived=is_archived
+        )
         return Conversation.from_doc(doc)
 
     @strawberry.mutation
@@ -275,7 +276,7 @@ class Mutation:
         self, info: Info, conversation_id: str, pinned: bool
     ) -> Conversation:
         ctx = _context(info)
-        doc = await ops.pin(ctx.services, ctx.user, conversation_id, pinned)
+        doc = await ops.pin(ctx.services, ctx.user, conversation_id=conversation_id, pinned=pinned)
         return Conversation.from_doc(doc)
 
     @strawberry.mutation(description="Delete a conversation and its messages.")
@@ -283,7 +284,10 @@ class Mutation:
         self, info: Info, conversation_id: str
     ) -> DeleteConversationsPayload:
         ctx = _context(info)
-        return _payload(await ops.delete_conversation(ctx.services, ctx.user, conversation_id))
+        result = await ops.delete_conversation(
+            ctx.services, ctx.user, conversation_id=conversation_id
+        )
+        return _payload(result)
 
     @strawberry.mutation(description="Delete all your conversations and messages.")
     async def delete_all_conversations(self, info: Info) -> DeleteConversationsPayload:
@@ -296,10 +300,9 @@ class Mutation:
         doc = await tag_ops.create_tag(
             ctx.services,
             ctx.user,
-            input.tag,
-            input.description if input.description is not None else MISSING,
-            input.conversation_id is not None,
-            input.conversation_id if input.conversation_id is not None else MISSING,
+            tag=input.tag,
+            description=input.description,
+            conversation_id=input.conversation_id,
         )
         return Tag.from_doc(doc)
 
@@ -309,37 +312,37 @@ class Mutation:
         doc = await tag_ops.update_tag(
             ctx.services,
             ctx.user,
-            tag,
-            input.tag if input.tag is not None else MISSING,
-            input.description if input.description is not None else MISSING,
-            input.position if input.position is not None else MISSING,
+            tag=tag,
+            new_name=input.tag,
+            description=input.description,
+            position=input.position,
         )
         return Tag.from_doc(doc)
 
     @strawberry.mutation(description="Delete a tag and take it off every conversation.")
     async def delete_tag(self, info: Info, tag: str) -> Tag:
         ctx = _context(info)
-        return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag))
+        return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag=tag))
 
     @strawberry.mutation(description="Replace a conversation's tags.")
     async def set_conversation_tags(
         self, info: Info, conversation_id: str, tags: list[str]
     ) -> Conversation:
         ctx = _context(info)
-        await tag_ops.set_conversation_tags(ctx.services, ctx.user, conversation_id, tags)
-        return Conversation.from_doc(
-            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        await tag_ops.set_conversation_tags(
+            ctx.services, ctx.user, conversation_id=conversation_id, tags=tags
         )
+        return await _conversation(ctx, conversation_id)
 
     @strawberry.mutation(description="Put one tag on a conversation, creating it if needed.")
     async def add_conversation_tag(
         self, info: Info, conversation_id: str, tag: str
     ) -> Conversation:
         ctx = _context(info)
-        await tag_ops.add_conversation_tag(ctx.services, ctx.user, conversation_id, tag)
-        return Conversation.from_doc(
-            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        await tag_ops.add_conversation_tag(
+            ctx.services, ctx.user, conversation_id=conversation_id, tag=tag
         )
+        return await _conversation(ctx, conversation_id)
 
     @strawberry.mutation(
         description="A generated title for a conversation that still has a default one, "
@@ -347,7 +350,9 @@ class Mutation:
     )
     async def generate_title(self, info: Info, conversation_id: str) -> str:
         ctx = _context(info)
-        return await title_generation.generated_title(ctx.services, ctx.user, conversation_id)
+        return await title_generation.generated_title(
+            ctx.services, ctx.user, conversation_id=conversation_id
+        )
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -45,7 +45,9 @@ class ConversationEventPayload:
             return None
         ctx: GraphQLContext = info.context
         try:
-            doc = await ops.get_conversation(ctx.services, ctx.user, self.conversation_ids[0])
+            doc = await ops.get_conversation(
+                ctx.services, ctx.user, conversation_id=self.conversation_ids[0]
+            )
         except (NotFound, Forbidden):
             return None
         return Conversation.from_doc(doc)

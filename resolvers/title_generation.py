@@ -23,13 +23,14 @@ from resolvers.titles import TitleSource, title_cache_key, wait_for_title
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE
 
 log = logging.getLogger(__name__)
 
 # Titles that mean "nobody named this yet": LibreChat's default, its import
 # defaults, and none at all.
 DEFAULT_TITLES: tuple[str | None, ...] = (
-    "New Chat",
+    DEFAULT_TITLE,
     "Imported Chat",
     "Imported Claude Chat",
     "",
@@ -96,7 +97,7 @@ async def schedule_titles(services: Services, user: str, conversations: Iterable
     return started
 
 
-async def generated_title(services: Services, user: str, conversation_id: object) -> str:
+async def generated_title(services: Services, user: str, *, conversation_id: str) -> str:
     """The generated title of a conversation, waiting for it with LibreChat's backoff.
 
     A conversation with a default title gets one generated now; the cache
@@ -106,7 +107,7 @@ async def generated_title(services: Services, user: str, conversation_id: object
         NotFound: unknown conversation, or no title within the backoff (about 15.5 s).
         Forbidden: another user's conversation.
     """
-    conversation = await get_conversation(services, user, conversation_id)
+    conversation = await get_conversation(services, user, conversation_id=conversation_id)
     cid = str(conversation["conversationId"])
     titles = services.titles
     if titles is None:

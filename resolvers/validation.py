@@ -1,113 +1,73 @@
-"""Checks on caller-supplied values, shared by GraphQL and REST.
+"""The rules on caller-supplied values that every edge applies identically.
 
-REST bodies arrive as arbitrary JSON, so every check here accepts ``object``
-and proves the type: an object where a string belongs (``{"$ne": null}``) is
-a 400, never part of a query.
+Values arrive typed (GraphQL's coercion, or the REST edge's parsing in
+``app/rest/fields.py``); these checks are on content only: lengths, blanks,
+trimming, ranges. Operations call them on their keyword arguments, so no edge
+(REST, GraphQL, the CLI) can skip one; the REST edge also calls them while it
+parses, so its errors come in LibreChat's field order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from resolvers.errors import BadInput
 
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-# "The caller did not send this field", as opposed to sending null.
-MISSING: Final = _Missing()
-
-MAX_ID_LENGTH = 200
-MAX_TAG_LENGTH = 256
-MAX_DESCRIPTION_LENGTH = 2048
-MAX_SEARCH_LENGTH = 512
-MAX_TITLE_LENGTH = 1024
-MAX_TAGS_PER_CONVERSATION = 256
+MAX_ID_LENGTH: Final = 200
+MAX_TAG_LENGTH: Final = 256
+MAX_DESCRIPTION_LENGTH: Final = 2048
+MAX_SEARCH_LENGTH: Final = 512
+MAX_TITLE_LENGTH: Final = 1024
+MAX_TAGS_PER_CONVERSATION: Final = 256
 # Legacy offset paging: (page - 1) * 100 must stay a skip every MongoDB
 # accepts (int32); a larger page is a 400, not a driver error (500).
-MAX_PAGE_NUMBER = 20_000_000
+MAX_PAGE_NUMBER: Final = 20_000_000
 
 
-def _present(value: object) -> bool:
-    return value is not MISSING and value is not None and value != ""
-
-
-def required_string(value: object, name: str, max_length: int) -> str:
-    if not _present(value):
-        raise BadInput(f"{name} is required")
-    if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string")
+def check_length(value: str, name: str, max_length: int) -> str:
     if len(value) > max_length:
         raise BadInput(f"{name} must be at most {max_length} characters")
     return value
 
 
-def optional_string(value: object, name: str, max_length: int) -> str | None:
-    if value is MISSING or value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string")
-    if len(value) > max_length:
-        raise BadInput(f"{name} must be at most {max_length} characters")
-    return value
+def check_optional_length(value: str | None, name: str, max_length: int) -> str | None:
+    return None if value is None else check_length(value, name, max_length)
 
 
-def required_id(value: object, name: str = "conversationId") -> str:
-    return required_string(value, name, MAX_ID_LENGTH)
-
-
-def required_bool(value: object, name: str) -> bool:
-    # CONTRACT.md: "must be a JSON boolean, else 400 <name> must be a boolean";
-    # LibreChat's `typeof x !== 'boolean'` gives that message for a missing flag too.
-    if not isinstance(value, bool):
-        raise BadInput(f"{name} must be a boolean")
-    return value
-
-
-def optional_bool(value: object, name: str) -> bool | None:
-    if value is MISSING or value is None:
-        return None
-    if not isinstance(value, bool):
-        raise BadInput(f"{name} must be a boolean")
-    return value
-
-
-def tag_name(value: object, name: str = "tag") -> str:
-    tag = required_string(value, name, MAX_TAG_LENGTH)
-    if not tag.strip():
+def check_id(value: str, name: str = "conversationId") -> str:
+    """An id: present (not empty) and at most 200 characters."""
+    if not value:
         raise BadInput(f"{name} is required")
-    return tag
+    return check_length(value, name, MAX_ID_LENGTH)
 
 
-def tag_list(value: object, name: str = "tags") -> list[str]:
-    """A list of tag names, duplicates removed, first occurrence kept."""
-    if value is MISSING or value is None:
+def clean_title(value: str) -> str:
+    """Trimmed, then cut to 1,024 characters (LibreChat's rule; empty is allowed)."""
+    return value.strip()[:MAX_TITLE_LENGTH]
+
+
+def check_tag(value: str, name: str = "tag") -> str:
+    """A tag name: not blank, at most 256 characters, kept as written."""
+    if not value.strip():
         raise BadInput(f"{name} is required")
-    if not isinstance(value, list):
-        raise BadInput(f"{name} must be an array of strings")
-    if len(value) > MAX_TAGS_PER_CONVERSATION:
+    return check_length(value, name, MAX_TAG_LENGTH)
+
+
+def check_tags(values: Sequence[str], name: str = "tags") -> list[str]:
+    """Tag names, duplicates removed, first occurrence kept."""
+    if len(values) > MAX_TAGS_PER_CONVERSATION:
         raise BadInput(f"{name} must have at most {MAX_TAGS_PER_CONVERSATION} items")
-    seen: dict[str, None] = {}
-    for item in value:
-        if not isinstance(item, str):
-            raise BadInput(f"{name} must be an array of strings")
-        seen.setdefault(tag_name(item, "tag"))
-    return list(seen)
+    return list(dict.fromkeys(check_tag(value) for value in values))
 
 
-def optional_int(
-    value: object, name: str, *, minimum: int | None = None, maximum: int | None = None
+def check_range(
+    value: int | None, name: str, *, minimum: int | None = None, maximum: int | None = None
 ) -> int | None:
-    if value is MISSING or value is None:
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise BadInput(f"{name} must be an integer")
-    number = int(value)
-    if minimum is not None and number < minimum:
+    if minimum is not None and value < minimum:
         raise BadInput(f"{name} must be at least {minimum}")
-    if maximum is not None and number > maximum:
+    if maximum is not None and value > maximum:
         raise BadInput(f"{name} must be at most {maximum}")
-    return number
+    return value

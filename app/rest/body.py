@@ -14,7 +14,6 @@ import orjson
 from starlette.requests import Request
 
 from resolvers.errors import BadInput, PayloadTooLarge
-from resolvers.validation import MISSING
 
 TOO_LARGE = "Request body too large"
 _MAX_DEPTH = 64
@@ -71,11 +70,6 @@ def arg(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(wrapped, dict):
         raise BadInput("arg must be an object")
     return wrapped
-
-
-def field(data: dict[str, Any], name: str) -> object:
-    """A body field, or MISSING when the client did not send it."""
-    return data.get(name, MISSING)
 
 
 def query_bool(request: Request, name: str) -> bool | None:

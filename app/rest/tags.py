@@ -15,12 +15,13 @@ from starlette.routing import Route
 
 from app.http_errors import ENDPOINT_NOT_FOUND
 from app.jsonutil import JSONResponse
-from app.rest.body import field, query_int, query_text
+from app.rest import fields
+from app.rest.body import query_int, query_text
 from app.rest.common import body, caller, services
 from app.rest.errors import rest_endpoint
 from resolvers import tags as ops
 from resolvers.errors import BadInput, NotFound
-from resolvers.validation import MISSING
+from resolvers.validation import MAX_DESCRIPTION_LENGTH
 
 _PREFIX = b"/api/tags/"
 
@@ -53,10 +54,10 @@ async def list_tags_page(request: Request) -> Response:
     page = await ops.list_tags_page(
         services(request),
         user,
-        query_int(request, "pageNumber") if "pageNumber" in request.query_params else MISSING,
-        query_text(request, "sort") or MISSING,
-        query_text(request, "order") or MISSING,
-        query_int(request, "pageSize") if "pageSize" in request.query_params else MISSING,
+        page_number=query_int(request, "pageNumber"),
+        sort=query_text(request, "sort") or None,
+        order=query_text(request, "order") or None,
+        page_size=query_int(request, "pageSize"),
     )
     return JSONResponse(
         {
@@ -68,17 +69,23 @@ async def list_tags_page(request: Request) -> Response:
     )
 
 
+def _description(data: fields.Body) -> str | None:
+    return fields.optional_string(data, "description", MAX_DESCRIPTION_LENGTH)
+
+
 @rest_endpoint
 async def create_tag(request: Request) -> Response:
     user = caller(request)
     data = await body(request)
+    name = fields.tag(data.get("tag"))
+    description = _description(data)
+    add = fields.optional_bool(data, "addToConversation")
     doc = await ops.create_tag(
         services(request),
         user,
-        field(data, "tag"),
-        field(data, "description"),
-        field(data, "addToConversation"),
-        field(data, "conversationId"),
+        tag=name,
+        description=description,
+        conversation_id=fields.required_id(data) if add else None,
     )
     return JSONResponse(doc)
 
@@ -89,15 +96,21 @@ async def put_tag_path(request: Request) -> Response:
     kind, value = _target(request)
     data = await body(request)
     if kind == "convo":
-        tags = await ops.set_conversation_tags(services(request), user, value, field(data, "tags"))
+        tags = await ops.set_conversation_tags(
+            services(request),
+            user,
+            conversation_id=value,
+            tags=fields.string_list(data, "tags"),
+        )
         return JSONResponse(tags)
+    new_name = data.get("tag")
     doc = await ops.update_tag(
         services(request),
         user,
-        value,
-        field(data, "tag"),
-        field(data, "description"),
-        field(data, "position"),
+        tag=value,
+        new_name=None if new_name is None else fields.tag(new_name),
+        description=_description(data),
+        position=fields.optional_int(data, "position"),
     )
     return JSONResponse(doc)
 
@@ -109,7 +122,9 @@ async def post_tag_path(request: Request) -> Response:
     if kind != "convo":
         raise NotFound(ENDPOINT_NOT_FOUND)
     data = await body(request)
-    tags = await ops.add_conversation_tag(services(request), user, value, field(data, "tag"))
+    tags = await ops.add_conversation_tag(
+        services(request), user, conversation_id=value, tag=fields.tag(data.get("tag"))
+    )
     return JSONResponse(tags)
 
 
@@ -120,7 +135,7 @@ async def delete_tag_path(request: Request) -> Response:
     if kind != "tag":
         raise NotFound(ENDPOINT_NOT_FOUND)
     await body(request)  # unused, but checked like every body (size, JSON, "$" keys)
-    return JSONResponse(await ops.delete_tag(services(request), user, value))
+    return JSONResponse(await ops.delete_tag(services(request), user, tag=value))
 
 
 routes = [

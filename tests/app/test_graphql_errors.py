@@ -216,7 +216,7 @@ async def test_only_server_errors_are_logged(
     await gql(client, _ONE, {"id": "missing"}, user=ALICE)
     assert [r for r in caplog.records if r.name == "strawberry.execution"] == []
 
-    async def broken(*args: Any) -> Any:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(ops, "get_conversation", broken)

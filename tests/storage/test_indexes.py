@@ -281,17 +281,17 @@ async def test_point_reads_tag_reads_and_message_loads_explain_as_ixscan(
 ) -> None:
     services, recorder = recorded
     cid = await _seed(database)
-    await tag_ops.create_tag(services, ALICE, "work")
+    await tag_ops.create_tag(services, ALICE, tag="work")
     recorder.commands.clear()
 
-    await ops.get_conversation(services, ALICE, cid)
-    await ops.update_title(services, ALICE, cid, "renamed")
-    await ops.archive(services, ALICE, cid, True)
-    await ops.pin(services, ALICE, cid, True)
+    await ops.get_conversation(services, ALICE, conversation_id=cid)
+    await ops.update_title(services, ALICE, conversation_id=cid, title="renamed")
+    await ops.archive(services, ALICE, conversation_id=cid, is_archived=True)
+    await ops.pin(services, ALICE, conversation_id=cid, pinned=True)
     await tag_ops.list_tags(services, ALICE)
-    await tag_ops.add_conversation_tag(services, ALICE, cid, "work")
-    await tag_ops.set_conversation_tags(services, ALICE, cid, ["work", "new"])
-    await tag_ops.update_tag(services, ALICE, "new", "newer")
+    await tag_ops.add_conversation_tag(services, ALICE, conversation_id=cid, tag="work")
+    await tag_ops.set_conversation_tags(services, ALICE, conversation_id=cid, tags=["work", "new"])
+    await tag_ops.update_tag(services, ALICE, tag="new", new_name="newer")
     await make_loaders(services, ALICE).messages.load(cid)
 
     indexes = await _index_keys(database)
