@@ -27,39 +27,39 @@ class UserError(Exception):
 
 
 class BadInput(UserError):
-    """Malformed or out-of-range input."""
-
-    code = "BAD_USER_INPUT"
+    code = "BAD_USER_INPUT"  # malformed or out-of-range input
 
 
 class NotFound(UserError):
-    """The thing does not exist for anyone."""
+    code = "NOT_FOUND"  # the thing does not exist for anyone
 
-    code = "NOT_FOUND"
+
+# Messages LibreChat's clients and scripts match on, word for word.
+CONVERSATION_NOT_FOUND: Final = "Conversation not found"
+TITLE_NOT_FOUND: Final = "Title not found or method not implemented for the conversation's endpoint"
+
+
+def conversation_not_found() -> NotFound:
+    return NotFound(CONVERSATION_NOT_FOUND)
 
 
 class Forbidden(UserError):
-    """The thing exists but belongs to another user."""
+    code = "FORBIDDEN"  # the thing exists but belongs to another user
 
-    code = "FORBIDDEN"
+
+CONVERSATION_FORBIDDEN: Final = "You don't have access to this conversation"
+
+
+def conversation_forbidden() -> Forbidden:
+    return Forbidden(CONVERSATION_FORBIDDEN)
 
 
 class Conflict(UserError):
-    """The change would collide with existing data."""
-
-    code = "CONFLICT"
+    code = "CONFLICT"  # the change would collide with existing data
 
 
 class Unauthenticated(UserError):
-    """No valid token."""
-
-    code = "UNAUTHENTICATED"
-
-
-class PayloadTooLarge(UserError):
-    """A body or file over its configured limit."""
-
-    code = "PAYLOAD_TOO_LARGE"
+    code = "UNAUTHENTICATED"  # no valid token
 
 
 class RateLimited(UserError):
@@ -76,15 +76,5 @@ class RateLimited(UserError):
         return {"code": self.code, "retryAfter": self.retry_after_s}
 
 
-# Messages LibreChat's clients and scripts match on, word for word.
-CONVERSATION_NOT_FOUND: Final = "Conversation not found"
-CONVERSATION_FORBIDDEN: Final = "You don't have access to this conversation"
-TITLE_NOT_FOUND: Final = "Title not found or method not implemented for the conversation's endpoint"
-
-
-def conversation_not_found() -> NotFound:
-    return NotFound(CONVERSATION_NOT_FOUND)
-
-
-def conversation_forbidden() -> Forbidden:
-    return Forbidden(CONVERSATION_FORBIDDEN)
+class PayloadTooLarge(UserError):
+    code = "PAYLOAD_TOO_LARGE"  # a body or file over its configured limit

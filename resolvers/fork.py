@@ -73,29 +73,8 @@ class SplitAt:
     latest_message_id: str
 
 
-class ForkAdmission:
-    """One fork or duplicate the rate limits admitted, for one user; used once.
-
-    Edges obtain it (:func:`admit_fork`) before they parse the request, as
-    LibreChat's limiter runs before its handler: a request counts whether it
-    then succeeds or fails validation, which also bounds probing for other
-    users' conversation ids (404 vs 403).
-    """
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self._spent = False
-
-    def spend(self) -> str:
-        """Use the admission; return its user.
-
-        Raises:
-            RuntimeError: It was already used (a bug in the caller).
-        """
-        if self._spent:
-            raise RuntimeError("a fork admission is used once")
-        self._spent = True
-        return self.user
+class ForkAdmission(rate_limits.Admission):
+    """One fork or duplicate (one budget) the rate limits admitted; see :func:`admit_fork`."""
 
 
 async def admit_fork(services: Services, user: str, *, client_ip: str | None) -> ForkAdmission:

@@ -102,28 +102,13 @@ class UploadedFile:
         return self.path.open("rb")
 
 
-class ImportAdmission:
+class ImportAdmission(rate_limits.Admission):
     """One import the rate limits admitted, for one user; spent by one import."""
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self._spent = False
 
     @classmethod
     def unmetered(cls, user: str) -> ImportAdmission:
         """An admission outside the rate limits, for operators (the CLI)."""
         return cls(user)
-
-    def spend(self) -> str:
-        """Use the admission; return its user.
-
-        Raises:
-            RuntimeError: It was already used (a bug in the caller).
-        """
-        if self._spent:
-            raise RuntimeError("an import admission is used once")
-        self._spent = True
-        return self.user
 
 
 async def admit_import(services: Services, user: str, *, client_ip: str | None) -> ImportAdmission:

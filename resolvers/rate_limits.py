@@ -231,6 +231,33 @@ class RateLimiter:
             await self._strategy.clear(item, key)
 
 
+class Admission:
+    """One request the rate limits admitted, for one user; spent by one operation.
+
+    Edges obtain it before they read or parse the request, as LibreChat's
+    limiters run before its handlers: a request counts whether it then
+    succeeds or fails validation, which also bounds probing for other users'
+    conversation ids (404 vs 403), and a client over its budget never makes
+    the server read its body. Each action has its subclass, so an operation
+    cannot be handed another action's admission.
+    """
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self._spent = False
+
+    def spend(self) -> str:
+        """Use the admission; return its user.
+
+        Raises:
+            RuntimeError: It was already used (a bug in the caller).
+        """
+        if self._spent:
+            raise RuntimeError("an admission is used once")
+        self._spent = True
+        return self.user
+
+
 async def enforce(services: Services, action: Action, *, user: str, client_ip: str | None) -> None:
     """The seam every limited operation calls first (fork, duplicate, import).
 

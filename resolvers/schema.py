@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -26,6 +27,7 @@ from resolvers.execution import execution_context_for, install_plans
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.loaders import _link_tree
 from resolvers.selection import selects
+from resolvers.services import Services
 from resolvers.subscriptions import Subscription
 from resolvers.types import (
     Conversation,
@@ -44,6 +46,7 @@ from resolvers.types import (
     Tag,
     UpdateTagInput,
 )
+from storage.database import Document
 
 
 def _context(info: Info) -> GraphQLContext:
@@ -159,6 +162,14 @@ class Query:
         return [Tag.from_doc(d) for d in await tag_ops.list_tags(ctx.services, ctx.user)]
 
 
+async def _changed(
+    info: Info, change: Callable[[Services, str], Awaitable[Document]]
+) -> Conversation:
+    """Apply one change to a conversation of the caller; the conversation after it."""
+    ctx = _context(info)
+    return Conversation.from_doc(await change(ctx.services, ctx.user))
+
+
 async def _conversation(ctx: GraphQLContext, conversation_id: str) -> Conversation:
     doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id=conversation_id)
     return Conversation.from_doc(doc)
@@ -255,29 +266,23 @@ class Mutation:
     async def update_conversation_title(
         self, info: Info, conversation_id: str, title: str
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.update_title(
-            ctx.services, ctx.user, conversation_id=conversation_id, title=title
-        )
-        return Conversation.from_doc(doc)
+        rename = partial(ops.update_title, conversation_id=conversation_id, title=title)
+        return await _changed(info, rename)
 
     @strawberry.mutation
     async def archive_conversation(
         self, info: Info, conversation_id: str, is_archived: bool
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.archive(
-            ctx.services, ctx.user, conversation_id=conversation_id, is_archived=is_archived
+        return await _changed(
+            info, partial(ops.archive, conversation_id=conversation_id, is_archived=is_archived)
         )
-        return Conversation.from_doc(doc)
 
     @strawberry.mutation
     async def pin_conversation(
         self, info: Info, conversation_id: str, pinned: bool
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.pin(ctx.services, ctx.user, conversation_id=conversation_id, pinned=pinned)
-        return Conversation.from_doc(doc)
+        pin = partial(ops.pin, conversation_id=conversation_id, pinned=pinned)
+        return await _changed(info, pin)
 
     @strawberry.mutation(description="Delete a conversation and its messages.")
     async def delete_conversation(

@@ -10,19 +10,18 @@ parses, so its errors come in LibreChat's field order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from resolvers.errors import BadInput
 
-MAX_ID_LENGTH: Final = 200
-MAX_TAG_LENGTH: Final = 256
-MAX_DESCRIPTION_LENGTH: Final = 2048
-MAX_SEARCH_LENGTH: Final = 512
-MAX_TITLE_LENGTH: Final = 1024
-MAX_TAGS_PER_CONVERSATION: Final = 256
+MAX_ID_LENGTH = 200
+MAX_TAG_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 2048
+MAX_SEARCH_LENGTH = 512
+MAX_TITLE_LENGTH = 1024
+MAX_TAGS_PER_CONVERSATION = 256
 # Legacy offset paging: (page - 1) * 100 must stay a skip every MongoDB
 # accepts (int32); a larger page is a 400, not a driver error (500).
-MAX_PAGE_NUMBER: Final = 20_000_000
+MAX_PAGE_NUMBER = 20_000_000
 
 
 def check_length(value: str, name: str, max_length: int) -> str:

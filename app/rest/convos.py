@@ -74,43 +74,37 @@ async def get_conversation(request: Request) -> Response:
     return JSONResponse(doc)
 
 
-@rest_endpoint
-async def update_conversation(request: Request) -> Response:
+async def _conversation_arg(request: Request) -> tuple[str, fields.Body, str]:
+    """The caller, LibreChat's ``{"arg": {...}}`` body and its conversationId
+    (the first field LibreChat checks).
+    """
     user = caller(request)
     data = arg(await body(request))
-    doc = await ops.update_title(
-        services(request),
-        user,
-        conversation_id=fields.required_id(data),
-        title=fields.string_field(data, "title"),
-    )
+    return user, data, fields.required_id(data)
+
+
+@rest_endpoint
+async def update_conversation(request: Request) -> Response:
+    user, data, cid = await _conversation_arg(request)
+    title = fields.string_field(data, "title")
+    doc = await ops.update_title(services(request), user, conversation_id=cid, title=title)
     return JSONResponse(doc, status_code=201)
 
 
 @rest_endpoint
 async def archive_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = arg(await body(request))
-    doc = await ops.archive(
-        services(request),
-        user,
-        conversation_id=fields.required_id(data),
-        is_archived=fields.boolean(data.get("isArchived"), "isArchived"),
-    )
+    user, data, cid = await _conversation_arg(request)
+    is_archived = fields.boolean(data.get("isArchived"), "isArchived")
+    doc = await ops.archive(services(request), user, conversation_id=cid, is_archived=is_archived)
     return JSONResponse(doc)
 
 
 @rest_endpoint
 async def pin_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = arg(await body(request))
-    doc = await ops.pin(
-        services(request),
-        user,
-        conversation_id=fields.required_id(data),
-        # LibreChat tells an absent flag ("pinned is required") from a wrong one.
-        pinned=fields.boolean(fields.required(data, "pinned"), "pinned"),
-    )
+    user, data, cid = await _conversation_arg(request)
+    # LibreChat tells an absent flag ("pinned is required") from a wrong one.
+    pinned = fields.boolean(fields.required(data, "pinned"), "pinned")
+    doc = await ops.pin(services(request), user, conversation_id=cid, pinned=pinned)
     return JSONResponse(doc)
 
 
@@ -148,9 +142,14 @@ async def delete_all_conversations(request: Request) -> Response:
     return JSONResponse(_delete_shape(result), status_code=201)
 
 
-async def _admit_fork(request: Request, user: str) -> fork_ops.ForkAdmission:
-    # Before the fields are parsed: a request that fails validation counts too.
-    return await fork_ops.admit_fork(services(request), user, client_ip=client_ip(request))
+async def _admitted_body(request: Request) -> tuple[fork_ops.ForkAdmission, fields.Body]:
+    """The body and a fork admission for the caller, taken before any field is
+    parsed: a request that then fails validation counts too.
+    """
+    user = caller(request)
+    data = await body(request)
+    admission = await fork_ops.admit_fork(services(request), user, client_ip=client_ip(request))
+    return admission, data
 
 
 def _copy_shape(result: fork_ops.ConversationCopy) -> dict[str, object]:
@@ -159,35 +158,29 @@ def _copy_shape(result: fork_ops.ConversationCopy) -> dict[str, object]:
 
 @rest_endpoint
 async def fork_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = await body(request)
-    admission = await _admit_fork(request, user)
-    conversation_id = fields.required_id(data)
-    message_id = fields.required_id(data, "messageId")
-    option = _fork_option(data.get("option"))
-    split_at_target = fields.optional_bool(data, "splitAtTarget") or False
-    latest = fields.optional_id(data, "latestMessageId")
+    admission, data = await _admitted_body(request)
+    # Keyword arguments are evaluated in order: LibreChat's order of checks.
     result = await fork_ops.fork_conversation(
         services(request),
         admission,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        option=option,
-        split=fork_ops.split_at(split_at_target, latest),
+        conversation_id=fields.required_id(data),
+        message_id=fields.required_id(data, "messageId"),
+        option=_fork_option(data.get("option")),
+        split=fork_ops.split_at(
+            fields.optional_bool(data, "splitAtTarget") or False,
+            fields.optional_id(data, "latestMessageId"),
+        ),
     )
     return JSONResponse(_copy_shape(result))
 
 
 @rest_endpoint
 async def duplicate_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = await body(request)
-    admission = await _admit_fork(request, user)
+    admission, data = await _admitted_body(request)
+    conversation_id = fields.required_id(data)
+    title = fields.optional_string(data, "title")
     result = await fork_ops.duplicate_conversation(
-        services(request),
-        admission,
-        conversation_id=fields.required_id(data),
-        title=fields.optional_string(data, "title"),
+        services(request), admission, conversation_id=conversation_id, title=title
     )
     return JSONResponse(_copy_shape(result), status_code=201)
 

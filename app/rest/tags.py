@@ -18,7 +18,7 @@ from app.jsonutil import JSONResponse
 from app.rest import fields
 from app.rest.body import query_int, query_text
 from app.rest.common import body, caller, services
-from app.rest.errors import rest_endpoint
+from app.rest.errors import Endpoint, rest_endpoint
 from resolvers import tags as ops
 from resolvers.errors import BadInput, NotFound
 from resolvers.validation import MAX_DESCRIPTION_LENGTH
@@ -40,6 +40,14 @@ def _target(request: Request) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         raise BadInput("The path is not valid UTF-8") from exc
     raise NotFound(ENDPOINT_NOT_FOUND)
+
+
+def _target_of(request: Request, kind: str) -> str:
+    """The path's tag or conversation id; the other kind is an unknown endpoint."""
+    found, value = _target(request)
+    if found != kind:
+        raise NotFound(ENDPOINT_NOT_FOUND)
+    return value
 
 
 @rest_endpoint
@@ -118,12 +126,10 @@ async def put_tag_path(request: Request) -> Response:
 @rest_endpoint
 async def post_tag_path(request: Request) -> Response:
     user = caller(request)
-    kind, value = _target(request)
-    if kind != "convo":
-        raise NotFound(ENDPOINT_NOT_FOUND)
+    cid = _target_of(request, "convo")
     data = await body(request)
     tags = await ops.add_conversation_tag(
-        services(request), user, conversation_id=value, tag=fields.tag(data.get("tag"))
+        services(request), user, conversation_id=cid, tag=fields.tag(data.get("tag"))
     )
     return JSONResponse(tags)
 
@@ -131,18 +137,26 @@ async def post_tag_path(request: Request) -> Response:
 @rest_endpoint
 async def delete_tag_path(request: Request) -> Response:
     user = caller(request)
-    kind, value = _target(request)
-    if kind != "tag":
-        raise NotFound(ENDPOINT_NOT_FOUND)
+    name = _target_of(request, "tag")
     await body(request)  # unused, but checked like every body (size, JSON, "$" keys)
-    return JSONResponse(await ops.delete_tag(services(request), user, tag=value))
+    return JSONResponse(await ops.delete_tag(services(request), user, tag=name))
+
+
+_TAG_PATH_HANDLERS: dict[str, Endpoint] = {
+    "PUT": put_tag_path,
+    "POST": post_tag_path,
+    "DELETE": delete_tag_path,
+}
+
+
+async def tag_path(request: Request) -> Response:
+    """``/api/tags/<tag>`` and ``/api/tags/convo/<id>``, by method."""
+    return await _TAG_PATH_HANDLERS[request.method](request)
 
 
 routes = [
     Route("/api/tags", list_tags, methods=["GET"]),
     Route("/api/tags", create_tag, methods=["POST"]),
     Route("/api/tags/list", list_tags_page, methods=["GET"]),
-    Route("/api/tags/{rest:path}", put_tag_path, methods=["PUT"]),
-    Route("/api/tags/{rest:path}", post_tag_path, methods=["POST"]),
-    Route("/api/tags/{rest:path}", delete_tag_path, methods=["DELETE"]),
+    Route("/api/tags/{rest:path}", tag_path, methods=list(_TAG_PATH_HANDLERS)),
 ]
