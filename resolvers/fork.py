@@ -84,7 +84,7 @@ async def admit_fork(services: Services, user: str, *, client_ip: str | None) ->
         RateLimited: over either budget (nothing counted).
         RateLimitUnavailable: the counters' Redis cannot be reached.
     """
-    await rate_limits.enforce(services, "fork", user=user, client_ip=client_ip)
+    await rate_limits.enforce(services.rate_limiter, "fork", user=user, client_ip=client_ip)
     return ForkAdmission(user)
 
 

@@ -120,7 +120,7 @@ async def admit_import(services: Services, user: str, *, client_ip: str | None) 
         RateLimited: Over either budget (nothing counted).
         RateLimitUnavailable: The counters' Redis cannot be reached.
     """
-    await rate_limits.enforce(services, "import", user=user, client_ip=client_ip)
+    await rate_limits.enforce(services.rate_limiter, "import", user=user, client_ip=client_ip)
     return ImportAdmission(user)
 
 

@@ -38,7 +38,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import Storage
@@ -47,9 +47,6 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from resolvers.errors import RateLimited
-
-if TYPE_CHECKING:
-    from resolvers.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +255,9 @@ class Admission:
         return self.user
 
 
-async def enforce(services: Services, action: Action, *, user: str, client_ip: str | None) -> None:
+async def enforce(
+    limiter: RateLimiter | None, action: Action, *, user: str, client_ip: str | None
+) -> None:
     """The seam every limited operation calls first (fork, duplicate, import).
 
     A no-op when the process runs without a limiter (unit tests of operations
@@ -267,5 +266,5 @@ async def enforce(services: Services, action: Action, *, user: str, client_ip: s
     Raises:
         RateLimited, RateLimitUnavailable: see :meth:`RateLimiter.check`.
     """
-    if services.rate_limiter is not None:
-        await services.rate_limiter.check(action, client_ip, user)
+    if limiter is not None:
+        await limiter.check(action, client_ip, user)

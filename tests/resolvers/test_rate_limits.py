@@ -13,8 +13,6 @@ from app.http_errors import body_for
 from resolvers import rate_limits
 from resolvers.errors import RateLimited
 from resolvers.rate_limits import ActionLimits, Budget, RateLimiter, async_storage_uri
-from resolvers.services import Services
-from storage.database import Database
 
 IMPORT_LIMITED = "Too many conversation import requests. Try again later"
 LIMITS = {
@@ -86,17 +84,14 @@ async def test_unknown_client_address_shares_one_key(limiter: RateLimiter) -> No
         await limiter.check("import", None, "u4")
 
 
-async def test_enforce_uses_the_services_limiter_and_is_a_no_op_without_one(
-    database: Database,
-) -> None:
-    unlimited = Services(database=database)
+async def test_enforce_uses_the_limiter_and_is_a_no_op_without_one() -> None:
     for _ in range(5):
-        await rate_limits.enforce(unlimited, "import", user="u1", client_ip="192.0.2.1")
-    limited = Services(database=database, rate_limiter=RateLimiter.create("memory://", LIMITS))
-    await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
-    await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
+        await rate_limits.enforce(None, "import", user="u1", client_ip="192.0.2.1")
+    limiter = RateLimiter.create("memory://", LIMITS)
+    await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
+    await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
     with pytest.raises(RateLimited):
-        await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
+        await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
 
 
 @pytest.mark.parametrize(
