@@ -38,7 +38,7 @@ from typing import Final
 
 from bson import ObjectId
 
-from resolvers import rate_limits
+from resolvers.admission import Admission, enforce
 from resolvers.clock import parse_iso, utcnow
 from resolvers.conversations import missing_conversation
 from resolvers.errors import BadInput, NotFound
@@ -73,7 +73,7 @@ class SplitAt:
     latest_message_id: str
 
 
-class ForkAdmission(rate_limits.Admission):
+class ForkAdmission(Admission):
     """One fork or duplicate (one budget) the rate limits admitted; see :func:`admit_fork`."""
 
 
@@ -84,7 +84,7 @@ async def admit_fork(services: Services, user: str, *, client_ip: str | None) ->
         RateLimited: over either budget (nothing counted).
         RateLimitUnavailable: the counters' Redis cannot be reached.
     """
-    await rate_limits.enforce(services.rate_limiter, "fork", user=user, client_ip=client_ip)
+    await enforce(services.rate_limiter, "fork", user=user, client_ip=client_ip)
     return ForkAdmission(user)
 
 

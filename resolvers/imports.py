@@ -42,8 +42,8 @@ from typing import IO
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DocumentTooLarge
 
-from resolvers import rate_limits
 from resolvers import tags as tag_ops
+from resolvers.admission import Admission, enforce
 from resolvers.clock import utcnow
 from resolvers.errors import PayloadTooLarge
 from resolvers.events import ConversationEvent
@@ -102,7 +102,7 @@ class UploadedFile:
         return self.path.open("rb")
 
 
-class ImportAdmission(rate_limits.Admission):
+class ImportAdmission(Admission):
     """One import the rate limits admitted, for one user; spent by one import."""
 
     @classmethod
@@ -120,7 +120,7 @@ async def admit_import(services: Services, user: str, *, client_ip: str | None) 
         RateLimited: Over either budget (nothing counted).
         RateLimitUnavailable: The counters' Redis cannot be reached.
     """
-    await rate_limits.enforce(services.rate_limiter, "import", user=user, client_ip=client_ip)
+    await enforce(services.rate_limiter, "import", user=user, client_ip=client_ip)
     return ImportAdmission(user)
 
 

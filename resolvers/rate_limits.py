@@ -1,7 +1,8 @@
 """Rate limits on costly operations, shared by every edge (REST and GraphQL).
 
-The operations call :func:`enforce` themselves, so no edge can skip it: a
-GraphQL mutation spends the same budget as the REST route.
+The limited operations take an admission (``resolvers.admission``) that only
+this limiter hands out, so no edge can skip it: a GraphQL mutation spends the
+same budget as the REST route.
 
 Each action has two budgets, LibreChat's: one per client IP and one per user.
 Fork and duplicate are the same action (``"fork"``), so they share one budget,
@@ -26,9 +27,9 @@ IP. The budgets are tested first, then taken; taking is atomic per key, so the
 limits are never exceeded. The one leak: when two requests race for a user's
 last slot, the loser may already have taken a slot of the IP budget.
 
-Every request that reaches an operation counts, whether it then succeeds or
-fails validation, as in LibreChat (its limiters run before the handler); this
-also bounds probing for other users' conversation ids (404 vs 403).
+Every admitted request counts, whether it then succeeds or fails validation,
+as in LibreChat (its limiters run before the handler); this also bounds
+probing for other users' conversation ids (404 vs 403).
 """
 
 from __future__ import annotations
@@ -226,45 +227,3 @@ class RateLimiter:
         """Forget both budgets' counts (operators' and tests' reset)."""
         for item, key in self._keys(action, ip, user):
             await self._strategy.clear(item, key)
-
-
-class Admission:
-    """One request the rate limits admitted, for one user; spent by one operation.
-
-    Edges obtain it before they read or parse the request, as LibreChat's
-    limiters run before its handlers: a request counts whether it then
-    succeeds or fails validation, which also bounds probing for other users'
-    conversation ids (404 vs 403), and a client over its budget never makes
-    the server read its body. Each action has its subclass, so an operation
-    cannot be handed another action's admission.
-    """
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self._spent = False
-
-    def spend(self) -> str:
-        """Use the admission; return its user.
-
-        Raises:
-            RuntimeError: It was already used (a bug in the caller).
-        """
-        if self._spent:
-            raise RuntimeError("an admission is used once")
-        self._spent = True
-        return self.user
-
-
-async def enforce(
-    limiter: RateLimiter | None, action: Action, *, user: str, client_ip: str | None
-) -> None:
-    """The seam every limited operation calls first (fork, duplicate, import).
-
-    A no-op when the process runs without a limiter (unit tests of operations
-    that build ``Services`` by hand); ``create_app`` always installs one.
-
-    Raises:
-        RateLimited, RateLimitUnavailable: see :meth:`RateLimiter.check`.
-    """
-    if limiter is not None:
-        await limiter.check(action, client_ip, user)

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio
 
 from app.http_errors import body_for
-from resolvers import rate_limits
+from resolvers.admission import enforce
 from resolvers.errors import RateLimited
 from resolvers.rate_limits import ActionLimits, Budget, RateLimiter, async_storage_uri
 
@@ -86,12 +86,12 @@ async def test_unknown_client_address_shares_one_key(limiter: RateLimiter) -> No
 
 async def test_enforce_uses_the_limiter_and_is_a_no_op_without_one() -> None:
     for _ in range(5):
-        await rate_limits.enforce(None, "import", user="u1", client_ip="192.0.2.1")
+        await enforce(None, "import", user="u1", client_ip="192.0.2.1")
     limiter = RateLimiter.create("memory://", LIMITS)
-    await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
-    await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
+    await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
+    await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
     with pytest.raises(RateLimited):
-        await rate_limits.enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
+        await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
 
 
 @pytest.mark.parametrize(
