@@ -268,7 +268,7 @@ def clone_messages(
     *,
     user: str,
     conversation_id: str,
-    endpoint: object,
+    endpoint: str | None,
     now: datetime,
 ) -> list[Document]:
     """New messages for ``keys``: new ids, parents remapped, parents first.
@@ -307,7 +307,7 @@ def clone_messages(
         updated = doc.get("updatedAt")
         if isinstance(updated, datetime) and updated < moment:
             doc["updatedAt"] = moment
-        if not doc.get("endpoint") and isinstance(endpoint, str) and endpoint:
+        if not doc.get("endpoint") and endpoint:
             doc["endpoint"] = endpoint
         result.append(doc)
     return result
@@ -459,12 +459,13 @@ def _copy(
     now: datetime,
 ) -> ConversationCopy:
     conversation_id = new_id()
+    endpoint = source.get("endpoint")
     messages = clone_messages(
         tree,
         keys,
         user=user,
         conversation_id=conversation_id,
-        endpoint=source.get("endpoint"),
+        endpoint=endpoint if isinstance(endpoint, str) else None,
         now=now,
     )
     conversation = new_conversation(

@@ -18,6 +18,7 @@ from strawberry.types import Info
 
 from storage.conversations import SUMMARY_FIELDS
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE, tag_names
 
 # Fields shown as typed GraphQL fields; every other stored field of a
 # conversation is reachable through `preset` (so nothing stored is lost).
@@ -141,10 +142,9 @@ class Conversation:
 
     @classmethod
     def from_doc(cls, doc: Document) -> Conversation:
-        tags = doc.get("tags")
         return cls(
             conversation_id=str(doc.get("conversationId") or ""),
-            title=_str(doc.get("title")) or "New Chat",
+            title=_str(doc.get("title")) or DEFAULT_TITLE,
             endpoint=_str(doc.get("endpoint")),
             endpoint_type=_str(doc.get("endpointType")),
             model=_str(doc.get("model")),
@@ -156,7 +156,7 @@ class Conversation:
             is_archived=bool(doc.get("isArchived")),
             archived_at=_date(doc.get("archivedAt")),
             pinned=bool(doc.get("pinned")),
-            tag_names=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+            tag_names=tag_names(doc),
             created_at=_date(doc.get("createdAt")),
             updated_at=_date(doc.get("updatedAt")),
             doc=doc,
