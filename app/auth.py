@@ -13,7 +13,7 @@ from typing import Any, Final
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from resolvers.errors import Unauthenticated
+from resolvers.operations.errors import Unauthenticated
 
 ALGORITHM: Final = "HS256"  # pinned: never taken from the token's header
 NO_TOKEN = "No auth token"

@@ -24,7 +24,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from resolvers.events import EVENT_KINDS, ConversationEvent, EventKind, EventsOverflow
+from resolvers.operations.events import EVENT_KINDS, ConversationEvent, EventKind, EventsOverflow
 
 log = logging.getLogger("convos_gateway.events")
 

@@ -81,12 +81,12 @@ from app.uploads import (
     is_multipart,
     spool_form,
 )
-from resolvers import imports as import_ops
-from resolvers.context import GraphQLContext
-from resolvers.errors import PayloadTooLarge, RateLimited, Unauthenticated, UserError
-from resolvers.rate_limits import RateLimitUnavailable
-from resolvers.schema import build_schema, should_mask
-from resolvers.services import Services
+from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.adapters.services import Services
+from resolvers.graphql.context import GraphQLContext
+from resolvers.graphql.schema import build_schema, should_mask
+from resolvers.importing import operation as import_ops
+from resolvers.operations.errors import PayloadTooLarge, RateLimited, Unauthenticated, UserError
 
 log = logging.getLogger("convos_gateway.graphql")
 

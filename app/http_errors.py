@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from resolvers.errors import TITLE_NOT_FOUND
+from resolvers.operations.errors import TITLE_NOT_FOUND
 
 # Persisted-query codes, as Apollo's router names them.
 PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
@@ -65,7 +65,7 @@ class HttpAnswer:
 
 
 ANSWERS: Final[Mapping[str, HttpAnswer]] = {
-    # Codes the resolver operations raise (resolvers.errors).
+    # Codes the resolver operations raise (resolvers.operations.errors).
     "BAD_USER_INPUT": HttpAnswer(400),
     "UNAUTHENTICATED": HttpAnswer(401, _message),  # passport-jwt's {"message": reason}
     "FORBIDDEN": HttpAnswer(403, _unauthorized),

@@ -28,8 +28,8 @@ from app.auth import TokenVerifier
 from app.graphql_app import GraphQLApp, make_schema
 from app.persisted_queries import MemoryStore, PersistedQueries, sha256_hex
 from app.settings import Settings
-from resolvers.schema import build_schema, should_mask
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.schema import build_schema, should_mask
 
 QUERY = """query Page($after: String) {
   conversations(first: 25, after: $after) {

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import orjson
 from starlette.requests import Request
 
-from resolvers.errors import BadInput, PayloadTooLarge
+from resolvers.operations.errors import BadInput, PayloadTooLarge
 
 TOO_LARGE = "Request body too large"
 _MAX_DEPTH = 64

@@ -1,5 +1,5 @@
 """LibreChat's ``/api/convos`` routes: parse the request, call the operation,
-shape LibreChat's JSON. No rule lives here (see ``resolvers.conversations``).
+shape LibreChat's JSON. No rule lives here (see ``resolvers.operations.conversations``).
 
 Fields are read in the order LibreChat's routes check them, so the first
 error named is the one LibreChat names.
@@ -16,10 +16,10 @@ from app.rest import fields
 from app.rest.body import arg, query_bool, query_int, query_list, query_text
 from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
-from resolvers import conversations as ops
-from resolvers import fork as fork_ops
-from resolvers import title_generation
-from resolvers.errors import BadInput
+from resolvers.operations import conversations as ops
+from resolvers.operations import fork as fork_ops
+from resolvers.operations.errors import BadInput
+from resolvers.titles import operation as title_generation
 
 # LibreChat's fork option names plus the published description's aliases;
 # missing, null or "" means targetLevel.

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from app.http_errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, body_for, status_for
 from app.jsonutil import JSONResponse
-from resolvers.errors import RateLimited, UserError
-from resolvers.rate_limits import RateLimitUnavailable
+from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.operations.errors import RateLimited, UserError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ A REST body is arbitrary JSON, so each parser proves the type (an object
 where a string belongs, ``{"$ne": null}``, is a 400, never part of a query)
 and says which field is wrong in LibreChat's words: ``<name> is required``,
 ``<name> must be a string``. The content rules both edges share (lengths,
-blanks, trimming) are ``resolvers.validation``'s, applied here as each field
+blanks, trimming) are ``resolvers.operations.validation``'s, applied here as each field
 is read so the first error is the one LibreChat would name.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers.errors import BadInput
-from resolvers.validation import MAX_ID_LENGTH, check_id, check_length, check_tag
+from resolvers.operations.errors import BadInput
+from resolvers.operations.validation import MAX_ID_LENGTH, check_id, check_length, check_tag
 
 Body = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""LibreChat's ``/api/tags`` routes (translation only; rules in ``resolvers.tags``).
+"""LibreChat's ``/api/tags`` routes (translation only; rules in ``resolvers.operations.tags``).
 
 A tag in a path is percent-decoded from the raw path, so tags holding ``/``
 (sent as ``%2F``) work, and ``/api/tags/convo/<id>`` is told apart from a tag
@@ -19,9 +19,9 @@ from app.rest import fields
 from app.rest.body import query_int, query_text
 from app.rest.common import body, caller, services
 from app.rest.errors import Endpoint, rest_endpoint
-from resolvers import tags as ops
-from resolvers.errors import BadInput, NotFound
-from resolvers.validation import MAX_DESCRIPTION_LENGTH
+from resolvers.operations import tags as ops
+from resolvers.operations.errors import BadInput, NotFound
+from resolvers.operations.validation import MAX_DESCRIPTION_LENGTH
 
 _PREFIX = b"/api/tags/"
 

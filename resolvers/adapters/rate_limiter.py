@@ -1,6 +1,6 @@
 """Rate limits on costly operations, shared by every edge (REST and GraphQL).
 
-The limited operations take an admission (``resolvers.admission``) that only
+The limited operations take an admission (``resolvers.operations.admission``) that only
 this limiter hands out, so no edge can skip it: a GraphQL mutation spends the
 same budget as the REST route.
 
@@ -47,7 +47,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from resolvers.errors import RateLimited
+from resolvers.operations.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ UNKNOWN_IP = "unknown"
 class RateLimitUnavailable(Exception):
     """The counters' storage (Redis) cannot be reached.
 
-    Not a :class:`~resolvers.errors.UserError`: the REST edge answers 503 and
+    Not a :class:`~resolvers.operations.errors.UserError`: the REST edge answers 503 and
     GraphQL masks it. Requests are refused rather than let through unlimited
     (fail closed): the limits guard costly work, and Redis recovers by itself.
     """

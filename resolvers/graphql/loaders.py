@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from resolvers.services import Services
-from resolvers.types import Message, Tag
+from resolvers.adapters.services import Services
+from resolvers.graphql.types import Message, Tag
 from storage import messages as message_store
 from storage import tags as tag_store
 

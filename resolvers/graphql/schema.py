@@ -15,21 +15,13 @@ from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from resolvers import conversations as ops
-from resolvers import fork as fork_ops
-from resolvers import imports as import_ops
-from resolvers import tags as tag_ops
-from resolvers import title_generation
-from resolvers.clock import iso, parse_iso
-from resolvers.context import GraphQLContext
-from resolvers.errors import BadInput, UserError
-from resolvers.execution import execution_context_for, install_plans
-from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
-from resolvers.loaders import _link_tree
-from resolvers.selection import selects
-from resolvers.services import Services
-from resolvers.subscriptions import Subscription
-from resolvers.types import (
+from resolvers.adapters.services import Services
+from resolvers.graphql.context import GraphQLContext
+from resolvers.graphql.execution import execution_context_for, install_plans
+from resolvers.graphql.loaders import _link_tree
+from resolvers.graphql.selection import selects
+from resolvers.graphql.subscriptions import Subscription
+from resolvers.graphql.types import (
     Conversation,
     ConversationConnection,
     ConversationEdge,
@@ -46,6 +38,14 @@ from resolvers.types import (
     Tag,
     UpdateTagInput,
 )
+from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
+from resolvers.importing import operation as import_ops
+from resolvers.operations import conversations as ops
+from resolvers.operations import fork as fork_ops
+from resolvers.operations import tags as tag_ops
+from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.errors import BadInput, UserError
+from resolvers.titles import operation as title_generation
 from storage.database import Document
 
 
@@ -391,7 +391,7 @@ def build_schema(
     """The schema with the given extensions (limits, masking, caches).
 
     Resolver-less leaf fields take a fast path through execution (see
-    :mod:`resolvers.execution`).
+    :mod:`resolvers.graphql.execution`).
     """
     context_class = execution_context_for()
     schema = strawberry.Schema(

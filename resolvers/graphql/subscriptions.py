@@ -14,11 +14,11 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from resolvers import conversations as ops
-from resolvers.context import GraphQLContext
-from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.events import ConversationEvent, EventSource
-from resolvers.types import Conversation
+from resolvers.graphql.context import GraphQLContext
+from resolvers.graphql.types import Conversation
+from resolvers.operations import conversations as ops
+from resolvers.operations.errors import BadInput, Forbidden, NotFound
+from resolvers.operations.events import ConversationEvent, EventSource
 
 
 @strawberry.enum(description="What happened to a conversation.")

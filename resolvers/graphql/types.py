@@ -2,7 +2,7 @@
 
 Leaf fields are plain attributes filled once from the stored document; only
 fields that need I/O (a conversation's messages and tags) are async, and they
-go through the per-request DataLoaders in :mod:`resolvers.loaders`.
+go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class Conversation:
     updated_at: datetime | None
     doc: strawberry.Private[Document]
     # Filled by a page resolver that loaded every conversation's messages or
-    # tags at once (see resolvers.schema); None: load on demand.
+    # tags at once (see resolvers.graphql.schema); None: load on demand.
     prefetched_messages: strawberry.Private[list[Message] | None] = None
     prefetched_tags: strawberry.Private[list[Tag] | None] = None
 

@@ -42,11 +42,7 @@ from typing import IO
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DocumentTooLarge
 
-from resolvers import tags as tag_ops
-from resolvers.admission import Admission, enforce
-from resolvers.clock import utcnow
-from resolvers.errors import PayloadTooLarge
-from resolvers.events import ConversationEvent
+from resolvers.adapters.services import Services
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
     ImportSummary,
@@ -55,9 +51,13 @@ from resolvers.importing import (
     iter_import,
     validate_import,
 )
-from resolvers.services import Services
-from resolvers.tag_counts import recount
-from resolvers.title_generation import has_default_title, schedule_titles
+from resolvers.operations import tags as tag_ops
+from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.clock import utcnow
+from resolvers.operations.errors import PayloadTooLarge
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.tag_counts import recount
+from resolvers.titles.operation import has_default_title, schedule_titles
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage import tags as tag_store

@@ -7,7 +7,7 @@ parses the request, and no edge can call the operation without spending it.
 
 from __future__ import annotations
 
-from resolvers.rate_limits import Action, RateLimiter
+from resolvers.adapters.rate_limiter import Action, RateLimiter
 
 
 class Admission:

@@ -12,14 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers import cursor as cursors
-from resolvers.clock import utcnow
-from resolvers.errors import BadInput, conversation_forbidden, conversation_not_found
-from resolvers.events import ConversationEvent
-from resolvers.locks import one_at_a_time_per_user
-from resolvers.services import Services
-from resolvers.tag_counts import recount
-from resolvers.validation import (
+from resolvers.adapters.services import Services
+from resolvers.operations import cursor as cursors
+from resolvers.operations.clock import utcnow
+from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.locks import one_at_a_time_per_user
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import (
     MAX_PAGE_NUMBER,
     MAX_SEARCH_LENGTH,
     MAX_TAG_LENGTH,

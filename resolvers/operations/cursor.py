@@ -19,8 +19,8 @@ import orjson
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from resolvers.clock import iso, parse_iso
-from resolvers.errors import BadInput
+from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.errors import BadInput
 
 INVALID_CURSOR = "Invalid cursor"
 _DATE_KEYS = {"updatedAt", "createdAt", "archivedAt"}

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, get_args, runtime_checkable
 
-from resolvers.errors import UserError
+from resolvers.operations.errors import UserError
 
 EventKind = Literal["created", "updated", "deleted", "title_generated", "imported"]
 # The same names as a set, for edges that read kinds back (Redis messages).

@@ -38,14 +38,14 @@ from typing import Final
 
 from bson import ObjectId
 
-from resolvers.admission import Admission, enforce
-from resolvers.clock import parse_iso, utcnow
-from resolvers.conversations import missing_conversation
-from resolvers.errors import BadInput, NotFound
-from resolvers.events import ConversationEvent
-from resolvers.services import Services
-from resolvers.tag_counts import recount
-from resolvers.validation import MAX_TITLE_LENGTH, check_id, clean_title
+from resolvers.adapters.services import Services
+from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.clock import parse_iso, utcnow
+from resolvers.operations.conversations import missing_conversation
+from resolvers.operations.errors import BadInput, NotFound
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import MAX_TITLE_LENGTH, check_id, clean_title
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage.database import Document

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from resolvers.clock import utcnow
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.operations.clock import utcnow
 from storage import conversations as conversation_store
 from storage import tags as tag_store
 

@@ -1,6 +1,6 @@
 """Tag (bookmark) operations: the rules GraphQL and REST both call.
 
-Counts are recomputed after every change (see ``resolvers.tag_counts``).
+Counts are recomputed after every change (see ``resolvers.operations.tag_counts``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
-from resolvers.clock import utcnow
-from resolvers.conversations import missing_conversation
-from resolvers.errors import BadInput, Conflict, NotFound
-from resolvers.events import ConversationEvent
-from resolvers.locks import one_at_a_time_per_user
-from resolvers.services import Services
-from resolvers.tag_counts import recount
-from resolvers.validation import (
+from resolvers.adapters.services import Services
+from resolvers.operations.clock import utcnow
+from resolvers.operations.conversations import missing_conversation
+from resolvers.operations.errors import BadInput, Conflict, NotFound
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.locks import one_at_a_time_per_user
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PAGE_NUMBER,
     check_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resolvers.errors import BadInput
+from resolvers.operations.errors import BadInput
 
 MAX_ID_LENGTH = 200
 MAX_TAG_LENGTH = 256

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from resolvers.clock import utcnow
-from resolvers.conversations import get_conversation
-from resolvers.errors import TITLE_NOT_FOUND, NotFound
-from resolvers.events import ConversationEvent
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.operations.clock import utcnow
+from resolvers.operations.conversations import get_conversation
+from resolvers.operations.errors import TITLE_NOT_FOUND, NotFound
+from resolvers.operations.events import ConversationEvent
 from resolvers.titles import TitleSource, title_cache_key, wait_for_title
 from storage import conversations as conversation_store
 from storage import messages as message_store

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from resolvers import conversations as ops
+from resolvers.operations import conversations as ops
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, JWT_SECRET, insert_conversation

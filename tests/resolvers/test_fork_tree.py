@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolvers.fork import ForkOption, MessageTree, clone_messages, select
+from resolvers.operations.fork import ForkOption, MessageTree, clone_messages, select
 from storage.database import Document
 from storage.documents import NO_PARENT
 

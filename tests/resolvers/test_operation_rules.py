@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from resolvers import conversations as ops
-from resolvers import fork as fork_ops
-from resolvers.errors import BadInput
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.operations import conversations as ops
+from resolvers.operations import fork as fork_ops
+from resolvers.operations.errors import BadInput
 from storage.database import Database
 from tests.utils.factories import ALICE, insert_conversation, snapshot
 

@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio
 
 from app.http_errors import body_for
-from resolvers.admission import enforce
-from resolvers.errors import RateLimited
-from resolvers.rate_limits import ActionLimits, Budget, RateLimiter, async_storage_uri
+from resolvers.adapters.rate_limiter import ActionLimits, Budget, RateLimiter, async_storage_uri
+from resolvers.operations.admission import enforce
+from resolvers.operations.errors import RateLimited
 
 IMPORT_LIMITED = "Too many conversation import requests. Try again later"
 LIMITS = {

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from pymongo import ASCENDING, DESCENDING, monitoring
 
-from resolvers import conversations as ops
-from resolvers import tags as tag_ops
-from resolvers.loaders import make_loaders
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.loaders import make_loaders
+from resolvers.operations import conversations as ops
+from resolvers.operations import tags as tag_ops
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
 from tests.utils.factories import ALICE, BASE_TIME, BOB, conversation_doc, insert_thread

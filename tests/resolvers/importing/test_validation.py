@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from app.http_errors import body_for
-from resolvers.errors import BadInput
 from resolvers.importing import iter_import, validate_import
+from resolvers.operations.errors import BadInput
 from tests.utils.imports import FIXTURES, NOW, USER, import_all, open_bytes, open_file
 
 

@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 from app.http_errors import body_for
-from resolvers.errors import BadInput, PayloadTooLarge
 from resolvers.importing import ImportFormat, validate_import
+from resolvers.operations.errors import BadInput, PayloadTooLarge
 from tests.utils.imports import FIXTURES, import_all, open_bytes
 
 SPLIT = FIXTURES / "chatgpt_split"
