@@ -14,7 +14,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from app.request_context import noting_user
-from resolvers.errors import Unauthenticated
+from resolvers.operations.errors import Unauthenticated
 
 ALGORITHM: Final = "HS256"  # pinned: never taken from the token's header
 NO_TOKEN = "No auth token"

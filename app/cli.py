@@ -21,7 +21,7 @@ from storage.embedded import EmbeddedServerError
 
 if TYPE_CHECKING:
     from resolvers.importing import ImportSummary
-    from resolvers.imports import ImportProgress, ImportResult
+    from resolvers.importing.operation import ImportProgress, ImportResult
 
 log = logging.getLogger("convos_gateway")
 
@@ -202,8 +202,8 @@ class _CountingReader(io.BufferedReader):
 
 
 async def _import(settings: Settings, path: Path, user: str, bar: ProgressBar) -> ImportResult:
-    from resolvers.imports import ImportAdmission, import_conversations
-    from resolvers.services import Services
+    from resolvers.adapters.services import Services
+    from resolvers.importing.operation import ImportAdmission, import_conversations
     from storage.database import connect
     from storage.indexes import ensure_indexes
 
@@ -236,7 +236,7 @@ def import_file(args: argparse.Namespace) -> int:
 
     from pymongo.errors import PyMongoError
 
-    from resolvers.errors import UserError
+    from resolvers.operations.errors import UserError
     from storage.embedded import EmbeddedServerError
 
     path = Path(args.file)
@@ -278,7 +278,7 @@ def token(args: argparse.Namespace) -> int:
 
 
 def export_schema(args: argparse.Namespace) -> int:
-    from resolvers.schema import build_schema
+    from resolvers.graphql.schema import build_schema
 
     sys.stdout.write(build_schema().as_str() + "\n")
     return 0

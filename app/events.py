@@ -14,7 +14,7 @@ are a convenience on top of the data, never the data itself.
 Every subscriber of a user gets the same event object, whose ``shared`` reads
 let one read serve them all; the fan-out holds it for each queued copy and
 retires it when all are consumed or a newer event of that user arrives
-(see ``resolvers.events.SharedReads``).
+(see ``resolvers.operations.events.SharedReads``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from resolvers.events import ConversationEvent, EventKind, EventsOverflow
+from resolvers.operations.events import EVENT_KINDS, ConversationEvent, EventKind, EventsOverflow
 
 log = logging.getLogger("convos_gateway.events")
 
-_KINDS: Final[frozenset[str]] = frozenset(
-    {"created", "updated", "deleted", "title_generated", "imported"}
-)
 _RETRY_S = 1.0
 
 
@@ -140,7 +137,7 @@ def decode_event(raw: Any) -> ConversationEvent | None:
     if not isinstance(data, dict):
         return None
     kind, user, ids = data.get("kind"), data.get("user"), data.get("ids")
-    if kind not in _KINDS or not isinstance(user, str) or not isinstance(ids, list):
+    if kind not in EVENT_KINDS or not isinstance(user, str) or not isinstance(ids, list):
         return None
     if not all(isinstance(i, str) for i in ids):
         return None

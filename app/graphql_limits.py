@@ -51,7 +51,7 @@ from graphql import (
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
-from resolvers.validation import MAX_TAGS_PER_CONVERSATION
+from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
 

@@ -12,7 +12,7 @@ import orjson
 from bson import ObjectId
 from starlette.responses import Response
 
-from resolvers.clock import iso
+from resolvers.operations.clock import iso
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 

@@ -30,7 +30,7 @@ from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
-from resolvers.services import Services
+from resolvers.adapters.services import Services
 from resolvers.titles import build_title_service
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes

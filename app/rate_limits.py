@@ -1,13 +1,13 @@
 """The rate limiter of one app instance, built from the settings.
 
 The budgets themselves, and why they are counted the way they are, live in
-``resolvers/rate_limits.py``; this module only maps settings onto them.
+``resolvers/adapters/rate_limiter.py``; this module only maps settings onto them.
 """
 
 from __future__ import annotations
 
 from app.settings import Settings, SettingsError
-from resolvers.rate_limits import Action, ActionLimits, Budget, RateLimiter
+from resolvers.adapters.rate_limiter import Action, ActionLimits, Budget, RateLimiter
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from resolvers.errors import PayloadTooLarge
+from resolvers.operations.errors import PayloadTooLarge
 
 TOO_LARGE = "Request body too large"
 

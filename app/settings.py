@@ -98,7 +98,7 @@ class Settings:
 
     # --- rate limits (LibreChat's names and defaults) --------------------
     # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas
-    # (moving windows; see resolvers/rate_limits.py for how requests are counted).
+    # (moving windows; see resolvers/adapters/rate_limiter.py for how requests are counted).
     rate_limit_storage_uri: str = "memory://"
     # RATE_LIMIT_KEY_PREFIX: keeps deployments sharing one Redis apart.
     rate_limit_key_prefix: str = "convos-gateway"

@@ -34,9 +34,9 @@ from python_multipart.multipart import parse_options_header
 
 from app.request_body import TOO_LARGE as BODY_TOO_LARGE
 from app.settings import Settings
-from resolvers.errors import BadInput, PayloadTooLarge
+from resolvers.importing.operation import UploadedFile
 from resolvers.importing.sources import TOO_LARGE as FILE_TOO_LARGE
-from resolvers.imports import UploadedFile
+from resolvers.operations.errors import BadInput, PayloadTooLarge
 
 if TYPE_CHECKING:
     # Defined for type checkers only.

@@ -29,8 +29,8 @@ from app.graphql.persisted_queries import MemoryStore, PersistedQueries, sha256_
 from app.graphql.schema import make_schema
 from app.graphql.view import GraphQLApp
 from app.settings import Settings
-from resolvers.schema import build_schema, should_mask
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.schema import build_schema, should_mask
 
 QUERY = """query Page($after: String) {
   conversations(first: 25, after: $after) {

@@ -4,7 +4,7 @@ For each generated ChatGPT export (``bench/gen_chatgpt_export.py``) this
 measures, on a fresh embedded database each time (file storage in a temp dir,
 LibreChat's indexes):
 
-- **import**: ``resolvers.imports.import_conversations``, the operation behind
+- **import**: ``resolvers.importing.operation.import_conversations``, the operation behind
   ``POST /api/convos/import``: both passes over the file, batched writes,
   tags. Run in a fresh subprocess, whose peak RSS growth during the import is
   read from ``/proc/self/status`` (the peak is reset just before it starts);
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gen_chatgpt_export import write_export
-from resolvers.imports import BATCH_MESSAGES
+from resolvers.importing.operation import BATCH_MESSAGES
 
 DEFAULT_SIZES = ((1_000, 2), (5_000, 8))
 QUICK_SIZES = ((1_000, 2),)
@@ -77,8 +77,8 @@ def _reset_peak_rss() -> None:
 
 
 async def _child_import(uri: str, path: Path, batch_messages: int) -> Measure:
-    from resolvers.imports import ImportAdmission, import_conversations
-    from resolvers.services import Services
+    from resolvers.adapters.services import Services
+    from resolvers.importing.operation import ImportAdmission, import_conversations
     from storage.database import connect
     from storage.indexes import ensure_indexes
 
@@ -267,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
     print(
-        "\nimport: resolvers.imports.import_conversations (validation pass, then batched writes);"
+        "\nimport: resolvers.importing.operation.import_conversations (validation pass, then"
+        " batched writes);"
         "\nfloor: insert_many of the same documents, parsed beforehand; each on a fresh"
         "\nembedded database. Targets: ratio <= 1.5x, RSS growth <= 64 MB and flat."
     )

@@ -15,9 +15,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from storage.database import Database, Document
-
-# Fields LibreChat never shows a client.
-HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
+from storage.documents import HIDDEN
 
 # What a list item carries (CONTRACT.md "GET /api/convos"): the summary fields
 # plus whichever optional ones are stored.

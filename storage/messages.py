@@ -7,8 +7,8 @@ from typing import Any
 
 from storage.conversations import substring_regex
 from storage.database import WHOLE_RESULT, Database, Document
+from storage.documents import HIDDEN
 
-HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
 # Tree-rebuild order: a parent is always created before its children.
 TREE_ORDER = [("createdAt", 1), ("_id", 1)]
 

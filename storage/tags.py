@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from storage.database import WHOLE_RESULT, Database, Document
+from storage.documents import HIDDEN
 
-HIDDEN: dict[str, Any] = {"__v": 0}
 BY_POSITION = [("position", 1), ("_id", 1)]
 
 

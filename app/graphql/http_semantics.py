@@ -20,7 +20,7 @@ from strawberry.types import ExecutionResult
 from app.graphql.persisted_queries import NOT_FOUND
 from app.http_errors import REQUEST_LEVEL_CODES, status_for
 from app.jsonutil import JSONResponse, dumps
-from resolvers.errors import RateLimited, UserError
+from resolvers.operations.errors import RateLimited, UserError
 
 GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
 APPLICATION_JSON: Final = "application/json"

@@ -25,7 +25,7 @@ from strawberry.extensions import (
 from app.graphql_limits import Limits, create_limits_rule
 from app.graphql_metrics import OperationMetrics
 from app.settings import Settings
-from resolvers.schema import build_schema, should_mask
+from resolvers.graphql.schema import build_schema, should_mask
 
 INTERNAL: Final = "INTERNAL_SERVER_ERROR"
 

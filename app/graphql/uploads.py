@@ -25,10 +25,10 @@ from app.client_ip import TrustedProxies
 from app.graphql.http_semantics import Rejected, graphql_error, refusal
 from app.http_errors import BAD_REQUEST
 from app.uploads import SpooledForm, UploadLimits, check_declared_length, spool_form
-from resolvers import imports as import_ops
-from resolvers.errors import UserError
-from resolvers.rate_limits import RateLimitUnavailable
-from resolvers.services import Services
+from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.adapters.services import Services
+from resolvers.importing import operation as import_ops
+from resolvers.operations.errors import UserError
 
 # Headers a cross-site HTML form cannot send, so requiring one makes a browser
 # preflight the request (Apollo Server's csrfPrevention accepts the first two).

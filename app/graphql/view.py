@@ -75,9 +75,9 @@ from app.jsonutil import JSONInputError, dumps, loads_guarded
 from app.request_body import read_limited
 from app.settings import Settings
 from app.uploads import import_limits, is_multipart
-from resolvers.context import GraphQLContext
-from resolvers.errors import PayloadTooLarge, Unauthenticated, UserError
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.context import GraphQLContext
+from resolvers.operations.errors import PayloadTooLarge, Unauthenticated, UserError
 
 log = logging.getLogger("convos_gateway.graphql")
 

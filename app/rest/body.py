@@ -14,8 +14,7 @@ import orjson
 from starlette.requests import Request
 
 from app.request_body import read_limited
-from resolvers.errors import BadInput
-from resolvers.validation import MISSING
+from resolvers.operations.errors import BadInput
 
 _MAX_DEPTH = 64
 
@@ -56,11 +55,6 @@ def arg(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(wrapped, dict):
         raise BadInput("arg must be an object")
     return wrapped
-
-
-def field(data: dict[str, Any], name: str) -> object:
-    """A body field, or MISSING when the client did not send it."""
-    return data.get(name, MISSING)
 
 
 def query_bool(request: Request, name: str) -> bool | None:

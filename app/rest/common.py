@@ -9,7 +9,7 @@ from starlette.requests import Request
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.rest.body import json_object
-from resolvers.services import Services
+from resolvers.adapters.services import Services
 
 
 def services(request: Request) -> Services:

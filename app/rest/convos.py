@@ -1,5 +1,8 @@
 """LibreChat's ``/api/convos`` routes: parse the request, call the operation,
-shape LibreChat's JSON. No rule lives here (see ``resolvers.conversations``).
+shape LibreChat's JSON. No rule lives here (see ``resolvers.operations.conversations``).
+
+Fields are read in the order LibreChat's routes check them, so the first
+error named is the one LibreChat names.
 """
 
 from __future__ import annotations
@@ -9,22 +12,30 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.jsonutil import JSONResponse
-from app.rest.body import arg, field, query_bool, query_int, query_list, query_text
+from app.rest import fields
+from app.rest.body import arg, query_bool, query_int, query_list, query_text
 from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
-from resolvers import conversations as ops
-from resolvers import fork as fork_ops
-from resolvers import title_generation
-from resolvers.errors import BadInput
+from resolvers.operations import conversations as ops
+from resolvers.operations import fork as fork_ops
+from resolvers.operations.errors import BadInput
+from resolvers.titles import operation as title_generation
 
-# Keys every list item carries (CONTRACT.md) even when an old document lacks
-# them, with LibreChat's schema defaults. Applied here, on the JSON shape only:
-# cursors are built from the stored values (a missing title sorts first).
-_SUMMARY_DEFAULTS: dict[str, object] = {"title": "New Chat", "endpoint": None, "model": None}
+# LibreChat's fork option names plus the published description's aliases;
+# missing, null or "" means targetLevel.
+_FORK_OPTIONS = {
+    **{option.value: option for option in fork_ops.ForkOption},
+    "target": fork_ops.ForkOption.TARGET_LEVEL,
+    "branch": fork_ops.ForkOption.INCLUDE_BRANCHES,
+}
 
 
-def _summary_json(doc: dict[str, object]) -> dict[str, object]:
-    return {**_SUMMARY_DEFAULTS, **doc}
+def _fork_option(value: object) -> fork_ops.ForkOption:
+    if value is None or value == "":
+        return fork_ops.ForkOption.TARGET_LEVEL
+    if not isinstance(value, str) or value not in _FORK_OPTIONS:
+        raise BadInput("option must be one of directPath, includeBranches, targetLevel")
+    return _FORK_OPTIONS[value]
 
 
 @rest_endpoint
@@ -45,7 +56,7 @@ async def list_conversations(request: Request) -> Response:
     page = await ops.list_conversations(services(request), user, query)
     return JSONResponse(
         {
-            "conversations": [_summary_json(d) for d in page.items],
+            "conversations": page.list_items(),
             "nextCursor": page.next_cursor,
             "pageNumber": page.page_number,
             "pageSize": page.page_size,
@@ -58,38 +69,42 @@ async def list_conversations(request: Request) -> Response:
 async def get_conversation(request: Request) -> Response:
     user = caller(request)
     doc = await ops.get_conversation(
-        services(request), user, request.path_params["conversation_id"]
+        services(request), user, conversation_id=request.path_params["conversation_id"]
     )
     return JSONResponse(doc)
 
 
-@rest_endpoint
-async def update_conversation(request: Request) -> Response:
+async def _conversation_arg(request: Request) -> tuple[str, fields.Body, str]:
+    """The caller, LibreChat's ``{"arg": {...}}`` body and its conversationId
+    (the first field LibreChat checks).
+    """
     user = caller(request)
     data = arg(await body(request))
-    doc = await ops.update_title(
-        services(request), user, field(data, "conversationId"), field(data, "title")
-    )
+    return user, data, fields.required_id(data)
+
+
+@rest_endpoint
+async def update_conversation(request: Request) -> Response:
+    user, data, cid = await _conversation_arg(request)
+    title = fields.string_field(data, "title")
+    doc = await ops.update_title(services(request), user, conversation_id=cid, title=title)
     return JSONResponse(doc, status_code=201)
 
 
 @rest_endpoint
 async def archive_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = arg(await body(request))
-    doc = await ops.archive(
-        services(request), user, field(data, "conversationId"), field(data, "isArchived")
-    )
+    user, data, cid = await _conversation_arg(request)
+    is_archived = fields.boolean(data.get("isArchived"), "isArchived")
+    doc = await ops.archive(services(request), user, conversation_id=cid, is_archived=is_archived)
     return JSONResponse(doc)
 
 
 @rest_endpoint
 async def pin_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = arg(await body(request))
-    doc = await ops.pin(
-        services(request), user, field(data, "conversationId"), field(data, "pinned")
-    )
+    user, data, cid = await _conversation_arg(request)
+    # LibreChat tells an absent flag ("pinned is required") from a wrong one.
+    pinned = fields.boolean(fields.required(data, "pinned"), "pinned")
+    doc = await ops.pin(services(request), user, conversation_id=cid, pinned=pinned)
     return JSONResponse(doc)
 
 
@@ -106,11 +121,14 @@ def _delete_shape(result: ops.DeleteResult) -> dict[str, object]:
 async def delete_conversation(request: Request) -> Response:
     user = caller(request)
     data = arg(await body(request))
-    if not any(data.get(k) for k in ("conversationId", "source", "thread_id", "endpoint")):
-        raise BadInput("no parameters provided")
-    # thread_id/endpoint of an assistants conversation are accepted; there is
-    # no assistants backend here whose thread could be deleted.
-    result = await ops.delete_conversation(services(request), user, field(data, "conversationId"))
+    result = await ops.delete_conversation(
+        services(request),
+        user,
+        conversation_id=fields.optional_id(data, "conversationId"),
+        thread_id=fields.optional_string(data, "thread_id"),
+        endpoint=fields.optional_string(data, "endpoint"),
+        source=fields.optional_string(data, "source"),
+    )
     return JSONResponse(_delete_shape(result), status_code=201)
 
 
@@ -124,37 +142,45 @@ async def delete_all_conversations(request: Request) -> Response:
     return JSONResponse(_delete_shape(result), status_code=201)
 
 
+async def _admitted_body(request: Request) -> tuple[fork_ops.ForkAdmission, fields.Body]:
+    """The body and a fork admission for the caller, taken before any field is
+    parsed: a request that then fails validation counts too.
+    """
+    user = caller(request)
+    data = await body(request)
+    admission = await fork_ops.admit_fork(services(request), user, client_ip=client_ip(request))
+    return admission, data
+
+
 def _copy_shape(result: fork_ops.ConversationCopy) -> dict[str, object]:
     return {"conversation": result.conversation, "messages": result.messages}
 
 
 @rest_endpoint
 async def fork_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = await body(request)
+    admission, data = await _admitted_body(request)
+    # Keyword arguments are evaluated in order: LibreChat's order of checks.
     result = await fork_ops.fork_conversation(
         services(request),
-        user,
-        field(data, "conversationId"),
-        field(data, "messageId"),
-        field(data, "option"),
-        field(data, "splitAtTarget"),
-        field(data, "latestMessageId"),
-        client_ip=client_ip(request),
+        admission,
+        conversation_id=fields.required_id(data),
+        message_id=fields.required_id(data, "messageId"),
+        option=_fork_option(data.get("option")),
+        split=fork_ops.split_at(
+            fields.optional_bool(data, "splitAtTarget") or False,
+            fields.optional_id(data, "latestMessageId"),
+        ),
     )
     return JSONResponse(_copy_shape(result))
 
 
 @rest_endpoint
 async def duplicate_conversation(request: Request) -> Response:
-    user = caller(request)
-    data = await body(request)
+    admission, data = await _admitted_body(request)
+    conversation_id = fields.required_id(data)
+    title = fields.optional_string(data, "title")
     result = await fork_ops.duplicate_conversation(
-        services(request),
-        user,
-        field(data, "conversationId"),
-        field(data, "title"),
-        client_ip=client_ip(request),
+        services(request), admission, conversation_id=conversation_id, title=title
     )
     return JSONResponse(_copy_shape(result), status_code=201)
 
@@ -163,7 +189,7 @@ async def duplicate_conversation(request: Request) -> Response:
 async def gen_title(request: Request) -> Response:
     user = caller(request)
     title = await title_generation.generated_title(
-        services(request), user, request.path_params["conversation_id"]
+        services(request), user, conversation_id=request.path_params["conversation_id"]
     )
     return JSONResponse({"title": title})
 

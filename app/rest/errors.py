@@ -12,20 +12,25 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.http_errors import status_for
+from app.http_errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, body_for, status_for
 from app.jsonutil import JSONResponse
-from resolvers.errors import RateLimited, UserError
-from resolvers.rate_limits import RateLimitUnavailable
+from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.operations.errors import RateLimited, UserError
 
 log = logging.getLogger(__name__)
 
 
-INTERNAL_ERROR = {"error": "Internal server error"}
-UNAVAILABLE = {"error": "Service unavailable"}
+_INTERNAL = "Internal server error"
+_UNAVAILABLE = "Service unavailable"
+
+
+def error_response(code: str, message: str) -> Response:
+    """LibreChat's answer for an error code (see ``app.http_errors``)."""
+    return JSONResponse(body_for(code, message), status_code=status_for(code))
 
 
 def user_error_response(exc: UserError) -> Response:
-    response = JSONResponse(exc.body, status_code=status_for(exc.code))
+    response = error_response(exc.code, exc.message)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
@@ -39,19 +44,19 @@ def fault_response(exc: Exception) -> Response:
     """
     if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
         log.warning("database unavailable: %s", exc)
-        return JSONResponse(UNAVAILABLE, status_code=503)
+        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         # The shared title cache lives in Redis when replicas run.
         log.warning("redis unavailable: %s", exc)
-        return JSONResponse(UNAVAILABLE, status_code=503)
+        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, RateLimitUnavailable):
         # Limited routes fail closed while the counters' Redis is unreachable.
-        return JSONResponse(UNAVAILABLE, status_code=503)
+        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, PyMongoError):
         log.exception("database error")
     else:
         log.exception("unexpected error")
-    return JSONResponse(INTERNAL_ERROR, status_code=500)
+    return error_response(INTERNAL_SERVER_ERROR, _INTERNAL)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -3,7 +3,7 @@
 Order matters: the caller is authenticated and the rate limits are spent
 before a byte of the body is read; the body is then streamed to a temporary
 file (413 the moment the file crosses the limit); the file is imported whole
-or not at all (see ``resolvers.imports``) and deleted afterwards.
+or not at all (see ``resolvers.importing.operation``) and deleted afterwards.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from app.uploads import (
     is_multipart,
     spool_form,
 )
-from resolvers import imports as ops
-from resolvers.errors import BadInput
+from resolvers.importing import operation as ops
+from resolvers.operations.errors import BadInput
 
 # LibreChat's client sends only `file`; other text fields are ignored.
 _MAX_FIELD_BYTES = 64 * 1024

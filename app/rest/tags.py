@@ -1,4 +1,4 @@
-"""LibreChat's ``/api/tags`` routes (translation only; rules in ``resolvers.tags``).
+"""LibreChat's ``/api/tags`` routes (translation only; rules in ``resolvers.operations.tags``).
 
 A tag in a path is percent-decoded from the raw path, so tags holding ``/``
 (sent as ``%2F``) work, and ``/api/tags/convo/<id>`` is told apart from a tag
@@ -13,16 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.http_errors import ENDPOINT_NOT_FOUND
 from app.jsonutil import JSONResponse
-from app.rest.body import field, query_int, query_text
+from app.rest import fields
+from app.rest.body import query_int, query_text
 from app.rest.common import body, caller, services
-from app.rest.errors import rest_endpoint
-from resolvers import tags as ops
-from resolvers.errors import BadInput, NotFound
-from resolvers.validation import MISSING
+from app.rest.errors import Endpoint, rest_endpoint
+from resolvers.operations import tags as ops
+from resolvers.operations.errors import BadInput, NotFound
+from resolvers.operations.validation import MAX_DESCRIPTION_LENGTH
 
 _PREFIX = b"/api/tags/"
-ENDPOINT_NOT_FOUND = "Endpoint not found"
 
 
 def _target(request: Request) -> tuple[str, str]:
@@ -38,7 +39,15 @@ def _target(request: Request) -> tuple[str, str]:
             return "convo", unquote(segments[1].decode("ascii"), errors="strict")
     except UnicodeDecodeError as exc:
         raise BadInput("The path is not valid UTF-8") from exc
-    raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    raise NotFound(ENDPOINT_NOT_FOUND)
+
+
+def _target_of(request: Request, kind: str) -> str:
+    """The path's tag or conversation id; the other kind is an unknown endpoint."""
+    found, value = _target(request)
+    if found != kind:
+        raise NotFound(ENDPOINT_NOT_FOUND)
+    return value
 
 
 @rest_endpoint
@@ -53,10 +62,10 @@ async def list_tags_page(request: Request) -> Response:
     page = await ops.list_tags_page(
         services(request),
         user,
-        query_int(request, "pageNumber") if "pageNumber" in request.query_params else MISSING,
-        query_text(request, "sort") or MISSING,
-        query_text(request, "order") or MISSING,
-        query_int(request, "pageSize") if "pageSize" in request.query_params else MISSING,
+        page_number=query_int(request, "pageNumber"),
+        sort=query_text(request, "sort") or None,
+        order=query_text(request, "order") or None,
+        page_size=query_int(request, "pageSize"),
     )
     return JSONResponse(
         {
@@ -68,17 +77,23 @@ async def list_tags_page(request: Request) -> Response:
     )
 
 
+def _description(data: fields.Body) -> str | None:
+    return fields.optional_string(data, "description", MAX_DESCRIPTION_LENGTH)
+
+
 @rest_endpoint
 async def create_tag(request: Request) -> Response:
     user = caller(request)
     data = await body(request)
+    name = fields.tag(data.get("tag"))
+    description = _description(data)
+    add = fields.optional_bool(data, "addToConversation")
     doc = await ops.create_tag(
         services(request),
         user,
-        field(data, "tag"),
-        field(data, "description"),
-        field(data, "addToConversation"),
-        field(data, "conversationId"),
+        tag=name,
+        description=description,
+        conversation_id=fields.required_id(data) if add else None,
     )
     return JSONResponse(doc)
 
@@ -89,15 +104,21 @@ async def put_tag_path(request: Request) -> Response:
     kind, value = _target(request)
     data = await body(request)
     if kind == "convo":
-        tags = await ops.set_conversation_tags(services(request), user, value, field(data, "tags"))
+        tags = await ops.set_conversation_tags(
+            services(request),
+            user,
+            conversation_id=value,
+            tags=fields.string_list(data, "tags"),
+        )
         return JSONResponse(tags)
+    new_name = data.get("tag")
     doc = await ops.update_tag(
         services(request),
         user,
-        value,
-        field(data, "tag"),
-        field(data, "description"),
-        field(data, "position"),
+        tag=value,
+        new_name=None if new_name is None else fields.tag(new_name),
+        description=_description(data),
+        position=fields.optional_int(data, "position"),
     )
     return JSONResponse(doc)
 
@@ -105,29 +126,37 @@ async def put_tag_path(request: Request) -> Response:
 @rest_endpoint
 async def post_tag_path(request: Request) -> Response:
     user = caller(request)
-    kind, value = _target(request)
-    if kind != "convo":
-        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    cid = _target_of(request, "convo")
     data = await body(request)
-    tags = await ops.add_conversation_tag(services(request), user, value, field(data, "tag"))
+    tags = await ops.add_conversation_tag(
+        services(request), user, conversation_id=cid, tag=fields.tag(data.get("tag"))
+    )
     return JSONResponse(tags)
 
 
 @rest_endpoint
 async def delete_tag_path(request: Request) -> Response:
     user = caller(request)
-    kind, value = _target(request)
-    if kind != "tag":
-        raise NotFound(ENDPOINT_NOT_FOUND, body={"message": ENDPOINT_NOT_FOUND})
+    name = _target_of(request, "tag")
     await body(request)  # unused, but checked like every body (size, JSON, "$" keys)
-    return JSONResponse(await ops.delete_tag(services(request), user, value))
+    return JSONResponse(await ops.delete_tag(services(request), user, tag=name))
+
+
+_TAG_PATH_HANDLERS: dict[str, Endpoint] = {
+    "PUT": put_tag_path,
+    "POST": post_tag_path,
+    "DELETE": delete_tag_path,
+}
+
+
+async def tag_path(request: Request) -> Response:
+    """``/api/tags/<tag>`` and ``/api/tags/convo/<id>``, by method."""
+    return await _TAG_PATH_HANDLERS[request.method](request)
 
 
 routes = [
     Route("/api/tags", list_tags, methods=["GET"]),
     Route("/api/tags", create_tag, methods=["POST"]),
     Route("/api/tags/list", list_tags_page, methods=["GET"]),
-    Route("/api/tags/{rest:path}", put_tag_path, methods=["PUT"]),
-    Route("/api/tags/{rest:path}", post_tag_path, methods=["POST"]),
-    Route("/api/tags/{rest:path}", delete_tag_path, methods=["DELETE"]),
+    Route("/api/tags/{rest:path}", tag_path, methods=list(_TAG_PATH_HANDLERS)),
 ]

@@ -24,7 +24,7 @@ from typing import Any
 
 import ijson
 
-from ..errors import BadInput
+from ..operations.errors import BadInput
 from .sources import Readable, without_bom
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage.documents import NO_PARENT as NO_PARENT  # re-exported to the format modules
+
 from .timestamps import ONE_MS
 
-# LibreChat's Constants.NO_PARENT: the parentMessageId of a root message.
-NO_PARENT = "00000000-0000-0000-0000-000000000000"
 # finishConversation's fallback title in LibreChat.
 DEFAULT_TITLE = "Imported Chat"
 # Model and sender fallbacks when an export does not say which model answered.

@@ -19,7 +19,7 @@ from typing import IO
 
 import ijson
 
-from ..errors import BadInput
+from ..operations.errors import BadInput
 from . import chatbot_ui, chatgpt, claude, librechat
 from .detection import (
     ITEMS_PREFIX,

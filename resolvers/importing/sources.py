@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import IO, Protocol
 
-from ..errors import BadInput, PayloadTooLarge
+from ..operations.errors import BadInput, PayloadTooLarge
 
 # 4x LibreChat's default CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES (262144000):
 # JSON compresses well, so a legitimate zip inflates to a few times its size.

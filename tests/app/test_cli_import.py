@@ -15,7 +15,7 @@ from pymongo import MongoClient
 
 from app.cli import ProgressBar, main
 from resolvers.importing import ImportFormat, ImportSummary
-from resolvers.imports import ImportProgress
+from resolvers.importing.operation import ImportProgress
 from storage.database import Database
 from storage.embedded import EmbeddedServer
 from tests.utils.factories import ALICE, fingerprint, insert_conversation

@@ -10,7 +10,7 @@ from graphql import FieldNode, OperationDefinitionNode, parse, validate
 from app.graphql.schema import limits_from
 from app.graphql_limits import measure_document
 from app.settings import Settings
-from resolvers.schema import build_schema
+from resolvers.graphql.schema import build_schema
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "graphql.md"
 SCHEMA = build_schema()._schema

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from resolvers import conversations as ops
+from resolvers.operations import conversations as ops
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, JWT_SECRET, insert_conversation
@@ -223,7 +223,7 @@ async def test_only_server_errors_are_logged(
     await gql(client, _ONE, {"id": "missing"}, user=ALICE)
     assert [r for r in caplog.records if r.name == "strawberry.execution"] == []
 
-    async def broken(*args: Any) -> Any:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(ops, "get_conversation", broken)

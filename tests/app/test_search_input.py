@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from resolvers.validation import MAX_SEARCH_LENGTH
+from resolvers.operations.validation import MAX_SEARCH_LENGTH
 from storage.database import Database
 from tests.utils.factories import ALICE, auth, insert_conversation, message_doc, snapshot
 from tests.utils.http import error_codes, gql

@@ -18,7 +18,7 @@ import pytest
 from app.events import LocalEvents
 from app.main import create_app
 from app.settings import Settings
-from resolvers.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent
 from storage.database import Database, connect
 from tests.utils.commands import CommandLog
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation, insert_thread, token

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from app.events import LocalEvents, RedisEvents, decode_event, encode_event
 from app.main import create_app
 from app.settings import Settings
-from resolvers.events import ConversationEvent, EventsOverflow
+from resolvers.operations.events import ConversationEvent, EventsOverflow
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation, token

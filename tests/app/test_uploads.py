@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.uploads import UploadLimits, spool_form
-from resolvers.errors import BadInput, PayloadTooLarge
+from resolvers.operations.errors import BadInput, PayloadTooLarge
 
 BOUNDARY = "b0undary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

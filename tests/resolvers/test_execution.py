@@ -11,7 +11,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from resolvers.execution import (
+from resolvers.graphql.execution import (
     COMPATIBLE,
     LeafFastExecutionContext,
     execution_context_for,
@@ -19,7 +19,7 @@ from resolvers.execution import (
     leaf_plans,
     object_plans,
 )
-from resolvers.schema import build_schema, config
+from resolvers.graphql.schema import build_schema, config
 
 
 @strawberry.enum
@@ -149,7 +149,9 @@ def _result(schema: Any) -> tuple[Any, list[tuple[str, list[Any]]]]:
 
 
 def test_fast_path_matches_the_normal_path_including_errors() -> None:
-    assert COMPATIBLE, "graphql-core changed: the fast path is off (see resolvers/execution.py)"
+    assert COMPATIBLE, (
+        "graphql-core changed: the fast path is off (see resolvers/graphql/execution.py)"
+    )
     fast = _result(_schema(fast=True))
     normal = _result(_schema(fast=False))
     assert fast == normal

@@ -8,16 +8,9 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolvers.fork import (
-    DIRECT_PATH,
-    INCLUDE_BRANCHES,
-    NO_PARENT,
-    TARGET_LEVEL,
-    MessageTree,
-    clone_messages,
-    select,
-)
+from resolvers.operations.fork import ForkOption, MessageTree, clone_messages, select
 from storage.database import Document
+from storage.documents import NO_PARENT
 
 BASE = datetime(2024, 1, 1)
 
@@ -49,11 +42,9 @@ def test_every_option_gives_a_closed_forest_cloned_parents_first(
 ) -> None:
     tree = MessageTree.build(docs)
     target = data.draw(st.sampled_from(tree.order))
-    chosen = {
-        option: select(tree, target, option)
-        for option in (DIRECT_PATH, INCLUDE_BRANCHES, TARGET_LEVEL)
-    }
-    assert chosen[DIRECT_PATH] <= chosen[INCLUDE_BRANCHES] <= chosen[TARGET_LEVEL]
+    chosen = {option: select(tree, target, option) for option in ForkOption}
+    direct, branches, level = (chosen[option] for option in ForkOption)
+    assert direct <= branches <= level
     for keys in chosen.values():
         assert target in keys
         copies = clone_messages(
@@ -92,6 +83,6 @@ def test_include_branches_takes_siblings_but_not_the_target_s_children() -> None
         {"messageId": "other-root", "parentMessageId": NO_PARENT},
     ]
     tree = MessageTree.build(docs)
-    assert select(tree, "a", INCLUDE_BRANCHES) == {"r", "a", "b"}
-    assert select(tree, "a", DIRECT_PATH) == {"r", "a"}
-    assert select(tree, "a", TARGET_LEVEL) == {"r", "a", "b", "other-root"}
+    assert select(tree, "a", ForkOption.INCLUDE_BRANCHES) == {"r", "a", "b"}
+    assert select(tree, "a", ForkOption.DIRECT_PATH) == {"r", "a"}
+    assert select(tree, "a", ForkOption.TARGET_LEVEL) == {"r", "a", "b", "other-root"}

@@ -13,8 +13,8 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from resolvers import imports as import_ops
 from resolvers.importing import iter_import, validate_import
+from resolvers.importing import operation as import_ops
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, auth, fingerprint, insert_conversation

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from resolvers.locks import UserLocks
+from resolvers.operations.locks import UserLocks
 
 
 async def test_one_users_sections_never_overlap_and_locks_are_dropped() -> None:

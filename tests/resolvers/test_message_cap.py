@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from resolvers.loaders import TooManyMessages, make_loaders
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.loaders import TooManyMessages, make_loaders
 from storage.database import Database
 from tests.utils.factories import ALICE, BASE_TIME, insert_conversation, insert_thread, message_doc
 

@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from resolvers import rate_limits
-from resolvers.errors import RateLimited
-from resolvers.rate_limits import ActionLimits, Budget, RateLimiter, async_storage_uri
-from resolvers.services import Services
-from storage.database import Database
+from app.http_errors import body_for
+from resolvers.adapters.rate_limiter import ActionLimits, Budget, RateLimiter, async_storage_uri
+from resolvers.operations.admission import enforce
+from resolvers.operations.errors import RateLimited
 
 IMPORT_LIMITED = "Too many conversation import requests. Try again later"
 LIMITS = {
@@ -44,7 +43,7 @@ async def test_import_has_its_own_budget_and_message(limiter: RateLimiter) -> No
     with pytest.raises(RateLimited) as refused:
         await limiter.check("import", "192.0.2.1", "u1")
     assert refused.value.message == IMPORT_LIMITED
-    assert refused.value.body == {"message": IMPORT_LIMITED}
+    assert body_for(refused.value.code, refused.value.message) == {"message": IMPORT_LIMITED}
     # A 15-minute window: the wait is at most that long.
     assert 1 <= refused.value.retry_after_s <= 15 * 60
     # The fork budget is untouched by imports.
@@ -85,17 +84,14 @@ async def test_unknown_client_address_shares_one_key(limiter: RateLimiter) -> No
         await limiter.check("import", None, "u4")
 
 
-async def test_enforce_uses_the_services_limiter_and_is_a_no_op_without_one(
-    database: Database,
-) -> None:
-    unlimited = Services(database=database)
+async def test_enforce_uses_the_limiter_and_is_a_no_op_without_one() -> None:
     for _ in range(5):
-        await rate_limits.enforce(unlimited, "import", user="u1", client_ip="192.0.2.1")
-    limited = Services(database=database, rate_limiter=RateLimiter.create("memory://", LIMITS))
-    await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
-    await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
+        await enforce(None, "import", user="u1", client_ip="192.0.2.1")
+    limiter = RateLimiter.create("memory://", LIMITS)
+    await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
+    await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
     with pytest.raises(RateLimited):
-        await rate_limits.enforce(limited, "import", user="u1", client_ip="192.0.2.1")
+        await enforce(limiter, "import", user="u1", client_ip="192.0.2.1")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from bson import ObjectId
 
-from resolvers.clock import iso
+from resolvers.operations.clock import iso
 from storage.database import Database, Document
 from tests.utils.factories import ALICE, BASE_TIME, BOB, auth, conversation_doc
 

@@ -305,7 +305,7 @@ async def test_archive_without_the_flag_or_id_is_400(
     response = await _post(
         client, "/api/convos/pin", {"arg": {"conversationId": doc["conversationId"]}}
     )
-    assert (response.status_code, response.json()) == (400, {"error": "pinned must be a boolean"})
+    assert (response.status_code, response.json()) == (400, {"error": "pinned is required"})
     response = await _post(client, "/api/convos/archive", {"arg": {"isArchived": True}})
     assert response.status_code == 400
     assert response.json() == {"error": "conversationId is required"}
@@ -365,6 +365,47 @@ async def test_pin_errors(client: httpx.AsyncClient, database: Database) -> None
         client, "/api/convos/pin", {"arg": {"conversationId": cid, "pinned": True}}, user=BOB
     )
     assert (foreign.status_code, foreign.json()) == (403, FORBIDDEN)
+    assert await snapshot(database) == before
+
+
+@pytest.mark.parametrize(
+    ("arg", "error"),
+    [
+        # LibreChat's three checks, in its order: id, then presence, then type.
+        ({"pinned": "yes"}, "conversationId is required"),
+        ({"conversationId": "CID"}, "pinned is required"),
+        ({"conversationId": "CID", "pinned": None}, "pinned must be a boolean"),
+        ({"conversationId": "CID", "pinned": "true"}, "pinned must be a boolean"),
+        ({"conversationId": "CID", "pinned": 1}, "pinned must be a boolean"),
+    ],
+)
+async def test_pin_tells_a_missing_flag_from_a_wrongly_typed_one(
+    client: httpx.AsyncClient, database: Database, arg: dict[str, object], error: str
+) -> None:
+    doc = await insert_conversation(database, ALICE)
+    body = {k: doc["conversationId"] if v == "CID" else v for k, v in arg.items()}
+    before = await snapshot(database)
+    response = await _post(client, "/api/convos/pin", {"arg": body})
+    assert (response.status_code, response.json()) == (400, {"error": error})
+    assert await snapshot(database) == before
+
+
+async def test_archive_without_the_flag_says_it_must_be_a_boolean_as_librechat_does(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    # LibreChat's archive route has no "is required" check: typeof undefined
+    # is not 'boolean'.
+    doc = await insert_conversation(database, ALICE)
+    before = await snapshot(database)
+    for arg in (
+        {"conversationId": doc["conversationId"]},
+        {"conversationId": doc["conversationId"], "isArchived": None},
+    ):
+        response = await _post(client, "/api/convos/archive", {"arg": arg})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"error": "isArchived must be a boolean"},
+        )
     assert await snapshot(database) == before
 
 

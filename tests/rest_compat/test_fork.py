@@ -12,8 +12,8 @@ import pytest
 from bson import ObjectId
 
 from app.settings import Settings
-from resolvers import fork as fork_ops
-from resolvers.events import ConversationEvent
+from resolvers.operations import fork as fork_ops
+from resolvers.operations.events import ConversationEvent
 from storage.database import Database, Document
 from tests.conftest import make_settings
 from tests.utils.factories import (

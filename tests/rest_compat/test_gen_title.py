@@ -11,8 +11,9 @@ import pytest
 from starlette.applications import Starlette
 
 from app.main import create_app
-from resolvers.services import Services
-from resolvers.title_generation import DEFAULT_TITLES, TITLE_NOT_FOUND, schedule_titles
+from resolvers.adapters.services import Services
+from resolvers.operations.errors import TITLE_NOT_FOUND
+from resolvers.titles.operation import DEFAULT_TITLES, schedule_titles
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation, insert_thread

@@ -25,9 +25,9 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from bench.gen_chatgpt_export import conversation as chatgpt_conversation
-from resolvers import imports as import_ops
-from resolvers.events import ConversationEvent
 from resolvers.importing import iter_import
+from resolvers.importing import operation as import_ops
+from resolvers.operations.events import ConversationEvent
 from storage.database import Database
 from storage.embedded import free_port
 from tests.conftest import make_settings

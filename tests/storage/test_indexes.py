@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from pymongo import ASCENDING, DESCENDING, monitoring
 
-from resolvers import conversations as ops
-from resolvers import tags as tag_ops
-from resolvers.loaders import make_loaders
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.loaders import make_loaders
+from resolvers.operations import conversations as ops
+from resolvers.operations import tags as tag_ops
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
 from tests.utils.factories import ALICE, BASE_TIME, BOB, conversation_doc, insert_thread
@@ -281,17 +281,17 @@ async def test_point_reads_tag_reads_and_message_loads_explain_as_ixscan(
 ) -> None:
     services, recorder = recorded
     cid = await _seed(database)
-    await tag_ops.create_tag(services, ALICE, "work")
+    await tag_ops.create_tag(services, ALICE, tag="work")
     recorder.commands.clear()
 
-    await ops.get_conversation(services, ALICE, cid)
-    await ops.update_title(services, ALICE, cid, "renamed")
-    await ops.archive(services, ALICE, cid, True)
-    await ops.pin(services, ALICE, cid, True)
+    await ops.get_conversation(services, ALICE, conversation_id=cid)
+    await ops.update_title(services, ALICE, conversation_id=cid, title="renamed")
+    await ops.archive(services, ALICE, conversation_id=cid, is_archived=True)
+    await ops.pin(services, ALICE, conversation_id=cid, pinned=True)
     await tag_ops.list_tags(services, ALICE)
-    await tag_ops.add_conversation_tag(services, ALICE, cid, "work")
-    await tag_ops.set_conversation_tags(services, ALICE, cid, ["work", "new"])
-    await tag_ops.update_tag(services, ALICE, "new", "newer")
+    await tag_ops.add_conversation_tag(services, ALICE, conversation_id=cid, tag="work")
+    await tag_ops.set_conversation_tags(services, ALICE, conversation_id=cid, tags=["work", "new"])
+    await tag_ops.update_tag(services, ALICE, tag="new", new_name="newer")
     await make_loaders(services, ALICE).messages.load(cid)
 
     indexes = await _index_keys(database)

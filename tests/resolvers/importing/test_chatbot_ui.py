@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from resolvers.errors import BadInput
 from resolvers.importing import validate_import
+from resolvers.operations.errors import BadInput
 from tests.utils.imports import NOW, import_fixture, open_bytes
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from resolvers.errors import BadInput
 from resolvers.importing import validate_import
+from resolvers.operations.errors import BadInput
 from tests.utils.imports import by_text, import_all, import_fixture, open_bytes
 
 

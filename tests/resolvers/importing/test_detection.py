@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from resolvers.errors import BadInput
 from resolvers.importing import ImportFormat, detect_format
+from resolvers.operations.errors import BadInput
 from tests.utils.imports import FIXTURES
 
 

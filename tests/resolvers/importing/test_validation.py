@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from resolvers.errors import BadInput
+from app.http_errors import body_for
 from resolvers.importing import iter_import, validate_import
+from resolvers.operations.errors import BadInput
 from tests.utils.imports import FIXTURES, NOW, USER, import_all, open_bytes, open_file
 
 
@@ -52,7 +53,7 @@ def test_a_malformed_file_is_refused_with_a_message_naming_the_problem(
         validate_import(open_file(FIXTURES / "malformed" / fixture))
 
     assert caught.value.message == message
-    assert caught.value.body == {"error": message}
+    assert body_for(caught.value.code, caught.value.message) == {"error": message}
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ import zipfile
 
 import pytest
 
-from resolvers.errors import BadInput, PayloadTooLarge
+from app.http_errors import body_for
 from resolvers.importing import ImportFormat, validate_import
+from resolvers.operations.errors import BadInput, PayloadTooLarge
 from tests.utils.imports import FIXTURES, import_all, open_bytes
 
 SPLIT = FIXTURES / "chatgpt_split"
@@ -127,7 +128,9 @@ def test_members_inflating_past_the_cap_are_refused_before_reading() -> None:
     with pytest.raises(PayloadTooLarge) as caught:
         validate_import(open_bytes(bomb), max_uncompressed_bytes=1_000_000)
 
-    assert caught.value.body == {"message": "File exceeds the maximum allowed size"}
+    assert body_for(caught.value.code, caught.value.message) == {
+        "message": "File exceeds the maximum allowed size"
+    }
 
 
 def test_the_cap_counts_every_member_together() -> None:

@@ -43,11 +43,7 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError, DocumentTooLarge
 
 from app import metrics
-from resolvers import rate_limits
-from resolvers import tags as tag_ops
-from resolvers.clock import utcnow
-from resolvers.errors import PayloadTooLarge
-from resolvers.events import ConversationEvent
+from resolvers.adapters.services import Services
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
     ImportSummary,
@@ -56,8 +52,13 @@ from resolvers.importing import (
     iter_import,
     validate_import,
 )
-from resolvers.services import Services
-from resolvers.title_generation import has_default_title, schedule_titles
+from resolvers.operations import tags as tag_ops
+from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.clock import utcnow
+from resolvers.operations.errors import PayloadTooLarge
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.tag_counts import recount
+from resolvers.titles.operation import has_default_title, schedule_titles
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage import tags as tag_store
@@ -102,28 +103,13 @@ class UploadedFile:
         return self.path.open("rb")
 
 
-class ImportAdmission:
+class ImportAdmission(Admission):
     """One import the rate limits admitted, for one user; spent by one import."""
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self._spent = False
 
     @classmethod
     def unmetered(cls, user: str) -> ImportAdmission:
         """An admission outside the rate limits, for operators (the CLI)."""
         return cls(user)
-
-    def spend(self) -> str:
-        """Use the admission; return its user.
-
-        Raises:
-            RuntimeError: It was already used (a bug in the caller).
-        """
-        if self._spent:
-            raise RuntimeError("an import admission is used once")
-        self._spent = True
-        return self.user
 
 
 async def admit_import(services: Services, user: str, *, client_ip: str | None) -> ImportAdmission:
@@ -135,7 +121,7 @@ async def admit_import(services: Services, user: str, *, client_ip: str | None) 
         RateLimited: Over either budget (nothing counted).
         RateLimitUnavailable: The counters' Redis cannot be reached.
     """
-    await rate_limits.enforce(services, "import", user=user, client_ip=client_ip)
+    await enforce(services.rate_limiter, "import", user=user, client_ip=client_ip)
     return ImportAdmission(user)
 
 
@@ -243,7 +229,7 @@ async def import_conversations(
             # user's other tag operations.
             async with services.locks.hold(user):
                 await tag_ops.ensure_tags(services, user, list(summary.tags), created=created_tags)
-                await tag_ops.recount(services, user, summary.tags)
+                await recount(services, user, summary.tags)
     except BaseException as exc:
         await _undo(services, user, written, created_tags, list(summary.tags))
         if _too_large_to_store(exc):
@@ -364,7 +350,7 @@ async def _undo(
             for tag in created_tags:
                 await tag_store.delete(database, user, tag)
             if tags:
-                await tag_ops.recount(services, user, tags)
+                await recount(services, user, tags)
     except Exception:
         log.exception(
             "could not undo a failed import for user %s: up to %d conversations remain",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from resolvers.events import EventSink, NoEvents
-from resolvers.locks import UserLocks
-from resolvers.rate_limits import RateLimiter
+from resolvers.adapters.rate_limiter import RateLimiter
+from resolvers.operations.events import EventSink, NoEvents
+from resolvers.operations.locks import UserLocks
 from resolvers.titles.service import TitleService
 from resolvers.titles.waiting import GEN_TITLE_DELAYS_S
 from storage.database import Database
@@ -26,7 +26,7 @@ class Services:
     titles: TitleService | None = None
     # gen_title's backoff, LibreChat's 0.5, 1, 2, 4, 8 s; tests shorten it.
     title_wait_delays: tuple[float, ...] = GEN_TITLE_DELAYS_S
-    # Serialises one user's tag changes (positions, counts); see resolvers/locks.py.
+    # Serialises one user's tag changes (positions, counts); see resolvers/operations/locks.py.
     locks: UserLocks = field(default_factory=UserLocks)
     # The most messages one conversation's `messages` field reads (the GraphQL
     # cost limit counts that field at this size); more is TOO_MANY_MESSAGES.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -14,20 +15,13 @@ from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from resolvers import conversations as ops
-from resolvers import fork as fork_ops
-from resolvers import imports as import_ops
-from resolvers import tags as tag_ops
-from resolvers import title_generation
-from resolvers.clock import iso
-from resolvers.context import GraphQLContext
-from resolvers.errors import BadInput, UserError
-from resolvers.execution import execution_context_for, install_plans
-from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
-from resolvers.loaders import _link_tree
-from resolvers.selection import selects
-from resolvers.subscriptions import Subscription
-from resolvers.types import (
+from resolvers.adapters.services import Services
+from resolvers.graphql.context import GraphQLContext
+from resolvers.graphql.execution import execution_context_for, install_plans
+from resolvers.graphql.loaders import _link_tree
+from resolvers.graphql.selection import selects
+from resolvers.graphql.subscriptions import Subscription
+from resolvers.graphql.types import (
     Conversation,
     ConversationConnection,
     ConversationEdge,
@@ -44,7 +38,15 @@ from resolvers.types import (
     Tag,
     UpdateTagInput,
 )
-from resolvers.validation import MISSING
+from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
+from resolvers.importing import operation as import_ops
+from resolvers.operations import conversations as ops
+from resolvers.operations import fork as fork_ops
+from resolvers.operations import tags as tag_ops
+from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.errors import BadInput, UserError
+from resolvers.titles import operation as title_generation
+from storage.database import Document
 
 
 def _context(info: Info) -> GraphQLContext:
@@ -55,10 +57,7 @@ def _context(info: Info) -> GraphQLContext:
 def _parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO-8601 string")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    return parse_iso(value)
 
 
 DateTimeScalar = strawberry.scalar(
@@ -102,9 +101,7 @@ async def _prefetch(
 class Query:
     @strawberry.field(description="One of your conversations (NOT_FOUND / FORBIDDEN otherwise).")
     async def conversation(self, info: Info, conversation_id: str) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id)
-        return Conversation.from_doc(doc)
+        return await _conversation(_context(info), conversation_id)
 
     @strawberry.field(
         description="Your conversations, newest activity first by default, paged by cursor."
@@ -165,6 +162,23 @@ class Query:
         return [Tag.from_doc(d) for d in await tag_ops.list_tags(ctx.services, ctx.user)]
 
 
+async def _changed(
+    info: Info, change: Callable[[Services, str], Awaitable[Document]]
+) -> Conversation:
+    """Apply one change to a conversation of the caller; the conversation after it."""
+    ctx = _context(info)
+    return Conversation.from_doc(await change(ctx.services, ctx.user))
+
+
+async def _conversation(ctx: GraphQLContext, conversation_id: str) -> Conversation:
+    doc = await ops.get_conversation(ctx.services, ctx.user, conversation_id=conversation_id)
+    return Conversation.from_doc(doc)
+
+
+async def _admit_fork(ctx: GraphQLContext) -> fork_ops.ForkAdmission:
+    return await fork_ops.admit_fork(ctx.services, ctx.user, client_ip=ctx.extra.get("client_ip"))
+
+
 def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
     return DeleteConversationsPayload(
         deleted_count=result.conversations,
@@ -191,13 +205,11 @@ class Mutation:
         ctx = _context(info)
         result = await fork_ops.fork_conversation(
             ctx.services,
-            ctx.user,
-            input.conversation_id,
-            input.message_id,
-            input.option.value,
-            input.split_at_target,
-            input.latest_message_id if input.latest_message_id is not None else MISSING,
-            client_ip=ctx.extra.get("client_ip"),
+            await _admit_fork(ctx),
+            conversation_id=input.conversation_id,
+            message_id=input.message_id,
+            option=fork_ops.ForkOption[input.option.name],  # the same names
+            split=fork_ops.split_at(input.split_at_target, input.latest_message_id),
         )
         conversation, messages = _copy_parts(result)
         return ForkConversationPayload(conversation=conversation, messages=messages)
@@ -211,11 +223,7 @@ class Mutation:
     ) -> DuplicateConversationPayload:
         ctx = _context(info)
         result = await fork_ops.duplicate_conversation(
-            ctx.services,
-            ctx.user,
-            conversation_id,
-            title if title is not None else MISSING,
-            client_ip=ctx.extra.get("client_ip"),
+            ctx.services, await _admit_fork(ctx), conversation_id=conversation_id, title=title
         )
         conversation, messages = _copy_parts(result)
         return DuplicateConversationPayload(conversation=conversation, messages=messages)
@@ -258,32 +266,33 @@ class Mutation:
     async def update_conversation_title(
         self, info: Info, conversation_id: str, title: str
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.update_title(ctx.services, ctx.user, conversation_id, title)
-        return Conversation.from_doc(doc)
+        rename = partial(ops.update_title, conversation_id=conversation_id, title=title)
+        return await _changed(info, rename)
 
     @strawberry.mutation
     async def archive_conversation(
         self, info: Info, conversation_id: str, is_archived: bool
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.archive(ctx.services, ctx.user, conversation_id, is_archived)
-        return Conversation.from_doc(doc)
+        return await _changed(
+            info, partial(ops.archive, conversation_id=conversation_id, is_archived=is_archived)
+        )
 
     @strawberry.mutation
     async def pin_conversation(
         self, info: Info, conversation_id: str, pinned: bool
     ) -> Conversation:
-        ctx = _context(info)
-        doc = await ops.pin(ctx.services, ctx.user, conversation_id, pinned)
-        return Conversation.from_doc(doc)
+        pin = partial(ops.pin, conversation_id=conversation_id, pinned=pinned)
+        return await _changed(info, pin)
 
     @strawberry.mutation(description="Delete a conversation and its messages.")
     async def delete_conversation(
         self, info: Info, conversation_id: str
     ) -> DeleteConversationsPayload:
         ctx = _context(info)
-        return _payload(await ops.delete_conversation(ctx.services, ctx.user, conversation_id))
+        result = await ops.delete_conversation(
+            ctx.services, ctx.user, conversation_id=conversation_id
+        )
+        return _payload(result)
 
     @strawberry.mutation(description="Delete all your conversations and messages.")
     async def delete_all_conversations(self, info: Info) -> DeleteConversationsPayload:
@@ -296,10 +305,9 @@ class Mutation:
         doc = await tag_ops.create_tag(
             ctx.services,
             ctx.user,
-            input.tag,
-            input.description if input.description is not None else MISSING,
-            input.conversation_id is not None,
-            input.conversation_id if input.conversation_id is not None else MISSING,
+            tag=input.tag,
+            description=input.description,
+            conversation_id=input.conversation_id,
         )
         return Tag.from_doc(doc)
 
@@ -309,37 +317,37 @@ class Mutation:
         doc = await tag_ops.update_tag(
             ctx.services,
             ctx.user,
-            tag,
-            input.tag if input.tag is not None else MISSING,
-            input.description if input.description is not None else MISSING,
-            input.position if input.position is not None else MISSING,
+            tag=tag,
+            new_name=input.tag,
+            description=input.description,
+            position=input.position,
         )
         return Tag.from_doc(doc)
 
     @strawberry.mutation(description="Delete a tag and take it off every conversation.")
     async def delete_tag(self, info: Info, tag: str) -> Tag:
         ctx = _context(info)
-        return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag))
+        return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag=tag))
 
     @strawberry.mutation(description="Replace a conversation's tags.")
     async def set_conversation_tags(
         self, info: Info, conversation_id: str, tags: list[str]
     ) -> Conversation:
         ctx = _context(info)
-        await tag_ops.set_conversation_tags(ctx.services, ctx.user, conversation_id, tags)
-        return Conversation.from_doc(
-            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        await tag_ops.set_conversation_tags(
+            ctx.services, ctx.user, conversation_id=conversation_id, tags=tags
         )
+        return await _conversation(ctx, conversation_id)
 
     @strawberry.mutation(description="Put one tag on a conversation, creating it if needed.")
     async def add_conversation_tag(
         self, info: Info, conversation_id: str, tag: str
     ) -> Conversation:
         ctx = _context(info)
-        await tag_ops.add_conversation_tag(ctx.services, ctx.user, conversation_id, tag)
-        return Conversation.from_doc(
-            await ops.get_conversation(ctx.services, ctx.user, conversation_id)
+        await tag_ops.add_conversation_tag(
+            ctx.services, ctx.user, conversation_id=conversation_id, tag=tag
         )
+        return await _conversation(ctx, conversation_id)
 
     @strawberry.mutation(
         description="A generated title for a conversation that still has a default one, "
@@ -347,7 +355,9 @@ class Mutation:
     )
     async def generate_title(self, info: Info, conversation_id: str) -> str:
         ctx = _context(info)
-        return await title_generation.generated_title(ctx.services, ctx.user, conversation_id)
+        return await title_generation.generated_title(
+            ctx.services, ctx.user, conversation_id=conversation_id
+        )
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -381,7 +391,7 @@ def build_schema(
     """The schema with the given extensions (limits, masking, caches).
 
     Resolver-less leaf fields take a fast path through execution (see
-    :mod:`resolvers.execution`).
+    :mod:`resolvers.graphql.execution`).
     """
     context_class = execution_context_for()
     schema = strawberry.Schema(

@@ -17,14 +17,14 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from resolvers import conversations as ops
-from resolvers.context import GraphQLContext
-from resolvers.errors import BadInput, Forbidden, NotFound
-from resolvers.events import ConversationEvent, EventSource, SharedReads
-from resolvers.loaders import Loaders, make_loaders
-from resolvers.selection import selects
-from resolvers.services import Services
-from resolvers.types import Conversation
+from resolvers.adapters.services import Services
+from resolvers.graphql.context import GraphQLContext
+from resolvers.graphql.loaders import Loaders, make_loaders
+from resolvers.graphql.selection import selects
+from resolvers.graphql.types import Conversation
+from resolvers.operations import conversations as ops
+from resolvers.operations.errors import BadInput, Forbidden, NotFound
+from resolvers.operations.events import ConversationEvent, EventSource, SharedReads
 from storage.database import Document
 
 
@@ -39,7 +39,7 @@ class ConversationEventKind(Enum):
 
 async def _read_conversation(services: Services, user: str, cid: str) -> Document | None:
     try:
-        return await ops.get_conversation(services, user, cid)
+        return await ops.get_conversation(services, user, conversation_id=cid)
     except (NotFound, Forbidden):
         return None
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from resolvers.errors import Unauthenticated
-from resolvers.loaders import Loaders, make_loaders
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.graphql.loaders import Loaders, make_loaders
+from resolvers.operations.errors import Unauthenticated
 
 
 @dataclass

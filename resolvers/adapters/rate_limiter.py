@@ -1,7 +1,8 @@
 """Rate limits on costly operations, shared by every edge (REST and GraphQL).
 
-The operations call :func:`enforce` themselves, so no edge can skip it: a
-GraphQL mutation spends the same budget as the REST route.
+The limited operations take an admission (``resolvers.operations.admission``) that only
+this limiter hands out, so no edge can skip it: a GraphQL mutation spends the
+same budget as the REST route.
 
 Each action has two budgets, LibreChat's: one per client IP and one per user.
 Fork and duplicate are the same action (``"fork"``), so they share one budget,
@@ -26,9 +27,9 @@ IP. The budgets are tested first, then taken; taking is atomic per key, so the
 limits are never exceeded. The one leak: when two requests race for a user's
 last slot, the loser may already have taken a slot of the IP budget.
 
-Every request that reaches an operation counts, whether it then succeeds or
-fails validation, as in LibreChat (its limiters run before the handler); this
-also bounds probing for other users' conversation ids (404 vs 403).
+Every admitted request counts, whether it then succeeds or fails validation,
+as in LibreChat (its limiters run before the handler); this also bounds
+probing for other users' conversation ids (404 vs 403).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import Storage
@@ -47,10 +48,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from app import metrics
-from resolvers.errors import RateLimited
-
-if TYPE_CHECKING:
-    from resolvers.services import Services
+from resolvers.operations.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,7 @@ UNKNOWN_IP = "unknown"
 class RateLimitUnavailable(Exception):
     """The counters' storage (Redis) cannot be reached.
 
-    Not a :class:`~resolvers.errors.UserError`: the REST edge answers 503 and
+    Not a :class:`~resolvers.operations.errors.UserError`: the REST edge answers 503 and
     GraphQL masks it. Requests are refused rather than let through unlimited
     (fail closed): the limits guard costly work, and Redis recovers by itself.
     """
@@ -231,16 +229,3 @@ class RateLimiter:
         """Forget both budgets' counts (operators' and tests' reset)."""
         for item, key in self._keys(action, ip, user):
             await self._strategy.clear(item, key)
-
-
-async def enforce(services: Services, action: Action, *, user: str, client_ip: str | None) -> None:
-    """The seam every limited operation calls first (fork, duplicate, import).
-
-    A no-op when the process runs without a limiter (unit tests of operations
-    that build ``Services`` by hand); ``create_app`` always installs one.
-
-    Raises:
-        RateLimited, RateLimitUnavailable: see :meth:`RateLimiter.check`.
-    """
-    if services.rate_limiter is not None:
-        await services.rate_limiter.check(action, client_ip, user)

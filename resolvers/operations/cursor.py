@@ -12,15 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from resolvers.clock import iso
-from resolvers.errors import BadInput
+from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.errors import BadInput
 
 INVALID_CURSOR = "Invalid cursor"
 _DATE_KEYS = {"updatedAt", "createdAt", "archivedAt"}
@@ -66,12 +66,9 @@ def _parse_date(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise BadInput(INVALID_CURSOR)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError as exc:
         raise BadInput(INVALID_CURSOR) from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def _parse_primary(sort_by: str, value: Any) -> Any:

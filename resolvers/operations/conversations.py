@@ -12,26 +12,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers import cursor as cursors
-from resolvers.clock import utcnow
-from resolvers.errors import BadInput, conversation_forbidden, conversation_not_found
-from resolvers.events import ConversationEvent
-from resolvers.locks import one_at_a_time_per_user
-from resolvers.services import Services
-from resolvers.validation import (
+from resolvers.adapters.services import Services
+from resolvers.operations import cursor as cursors
+from resolvers.operations.clock import utcnow
+from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.locks import one_at_a_time_per_user
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import (
     MAX_PAGE_NUMBER,
     MAX_SEARCH_LENGTH,
     MAX_TAG_LENGTH,
-    MAX_TITLE_LENGTH,
-    MISSING,
-    optional_string,
-    required_bool,
-    required_id,
+    check_id,
+    check_optional_length,
+    clean_title,
 )
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage import tags as tag_store
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE, tag_names
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -87,6 +87,14 @@ class ConversationPage:
         """A cursor positioned after one item of this page (Relay edges)."""
         return cursors.encode(self.sort_by, self.direction, doc, self.page_number)
 
+    def list_items(self) -> list[Document]:
+        """The items as a list shows them: every promised key, defaulted when unstored.
+
+        Copies: ``items`` keep the stored values, which cursors are built
+        from (a missing title sorts first, "New Chat" would not).
+        """
+        return [list_item(doc) for doc in self.items]
+
 
 @dataclass(frozen=True)
 class DeleteResult:
@@ -116,11 +124,14 @@ def _list_filter(
     )
 
 
-def _summary(doc: Document) -> Document:
-    # Defaults the contract promises on every list item.
-    doc.setdefault("isArchived", False)
-    doc.setdefault("tags", [])
-    return doc
+def list_item(doc: Document) -> Document:
+    """A list item with the keys the contract promises on each, with LibreChat's
+    schema defaults where an old document lacks them.
+    """
+    item = {"title": DEFAULT_TITLE, "endpoint": None, "model": None, **doc}
+    item.setdefault("isArchived", False)
+    item.setdefault("tags", [])
+    return item
 
 
 async def list_conversations(
@@ -140,7 +151,7 @@ async def list_conversations(
     for tag in query.tags:
         if len(tag) > MAX_TAG_LENGTH:
             raise BadInput(f"tags must be at most {MAX_TAG_LENGTH} characters")
-    search = optional_string(query.search, "search", MAX_SEARCH_LENGTH)
+    search = check_optional_length(query.search, "search", MAX_SEARCH_LENGTH)
     if search is not None and not search.strip():
         search = None
     if query.page_number is not None and query.page_number < 1:
@@ -201,7 +212,7 @@ async def list_conversations(
         page_number = before // limit + 1
 
     has_more = len(docs) > limit
-    items = [_summary(d) for d in docs[:limit]]
+    items = docs[:limit]
     next_cursor = (
         cursors.encode(query.sort_by, direction, items[-1], page_number)
         if has_more and items
@@ -226,13 +237,13 @@ async def missing_conversation(services: Services, user: str, conversation_id: s
     return conversation_not_found()
 
 
-async def get_conversation(services: Services, user: str, conversation_id: object) -> Document:
+async def get_conversation(services: Services, user: str, *, conversation_id: str) -> Document:
     """The whole stored conversation.
 
     Raises:
         NotFound, Forbidden, BadInput.
     """
-    cid = required_id(conversation_id)
+    cid = check_id(conversation_id)
     doc = await conversation_store.find_one(services.database, user, cid)
     if doc is None:
         raise await missing_conversation(services, user, cid)
@@ -248,58 +259,62 @@ async def _update(services: Services, user: str, cid: str, changes: Document) ->
 
 
 async def update_title(
-    services: Services, user: str, conversation_id: object, title: object = MISSING
+    services: Services, user: str, *, conversation_id: str, title: str
 ) -> Document:
     """Rename: the title is trimmed, then cut to 1,024 characters (an empty title is allowed).
 
     Never creates a conversation (LibreChat upserts a stub; we answer 404).
     """
-    cid = required_id(conversation_id)
-    if title is MISSING:
-        raise BadInput("title is required")
-    if not isinstance(title, str):
-        raise BadInput("title must be a string")
-    clean = title.strip()[:MAX_TITLE_LENGTH]
-    return await _update(services, user, cid, {"title": clean, "updatedAt": utcnow()})
+    cid = check_id(conversation_id)
+    return await _update(services, user, cid, {"title": clean_title(title), "updatedAt": utcnow()})
 
 
 async def archive(
-    services: Services, user: str, conversation_id: object, is_archived: object = MISSING
+    services: Services, user: str, *, conversation_id: str, is_archived: bool
 ) -> Document:
     """Archive or unarchive; ``updatedAt`` is left alone so list order follows activity."""
-    cid = required_id(conversation_id)
-    flag = required_bool(is_archived, "isArchived")
+    cid = check_id(conversation_id)
     return await _update(
-        services, user, cid, {"isArchived": flag, "archivedAt": utcnow() if flag else None}
+        services,
+        user,
+        cid,
+        {"isArchived": is_archived, "archivedAt": utcnow() if is_archived else None},
     )
 
 
-async def pin(
-    services: Services, user: str, conversation_id: object, pinned: object = MISSING
-) -> Document:
-    cid = required_id(conversation_id)
-    flag = required_bool(pinned, "pinned")
-    return await _update(services, user, cid, {"pinned": flag})
-
-
-async def _recount_tags(services: Services, user: str, tags: Sequence[str]) -> None:
-    if tags:
-        counts = await conversation_store.tag_counts(services.database, user, tags)
-        await tag_store.set_counts(services.database, user, counts, utcnow())
+async def pin(services: Services, user: str, *, conversation_id: str, pinned: bool) -> Document:
+    cid = check_id(conversation_id)
+    return await _update(services, user, cid, {"pinned": pinned})
 
 
 @one_at_a_time_per_user
 async def delete_conversation(
-    services: Services, user: str, conversation_id: object
+    services: Services,
+    user: str,
+    *,
+    conversation_id: str | None,
+    thread_id: str | None = None,
+    endpoint: str | None = None,
+    source: str | None = None,
 ) -> DeleteResult:
-    """Delete one conversation, its messages, and lower its tags' counts."""
-    cid = required_id(conversation_id)
+    """Delete one conversation, its messages, and lower its tags' counts.
+
+    ``thread_id``, ``endpoint`` and ``source`` name an assistants thread in
+    LibreChat; they are accepted (a request naming only them is not "empty")
+    but there is no assistants backend here whose thread could be deleted.
+
+    Raises:
+        BadInput: nothing named ("no parameters provided"), or no conversation id.
+        NotFound, Forbidden.
+    """
+    if not (conversation_id or thread_id or endpoint or source):
+        raise BadInput("no parameters provided")
+    cid = check_id(conversation_id or "")
     deleted = await conversation_store.delete_one(services.database, user, cid)
     if deleted is None:
         raise await missing_conversation(services, user, cid)
     n_messages = await message_store.delete_for_conversations(services.database, user, [cid])
-    tags = [t for t in deleted.get("tags") or [] if isinstance(t, str)]
-    await _recount_tags(services, user, tags)
+    await recount(services, user, tag_names(deleted))
     await services.events.publish(ConversationEvent("deleted", user, (cid,)))
     return DeleteResult(conversations=1, messages=n_messages, conversation_ids=(cid,))
 

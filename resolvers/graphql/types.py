@@ -2,7 +2,7 @@
 
 Leaf fields are plain attributes filled once from the stored document; only
 fields that need I/O (a conversation's messages and tags) are async, and they
-go through the per-request DataLoaders in :mod:`resolvers.loaders`.
+go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers.validation import MAX_TAGS_PER_CONVERSATION
+from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
 from storage.conversations import SUMMARY_FIELDS
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE, tag_names
 
 # Fields shown as typed GraphQL fields; every other stored field of a
 # conversation is reachable through `preset` (so nothing stored is lost).
@@ -136,16 +137,15 @@ class Conversation:
     updated_at: datetime | None
     doc: strawberry.Private[Document]
     # Filled by a page resolver that loaded every conversation's messages or
-    # tags at once (see resolvers.schema); None: load on demand.
+    # tags at once (see resolvers.graphql.schema); None: load on demand.
     prefetched_messages: strawberry.Private[list[Message] | None] = None
     prefetched_tags: strawberry.Private[list[Tag] | None] = None
 
     @classmethod
     def from_doc(cls, doc: Document) -> Conversation:
-        tags = doc.get("tags")
         return cls(
             conversation_id=str(doc.get("conversationId") or ""),
-            title=_str(doc.get("title")) or "New Chat",
+            title=_str(doc.get("title")) or DEFAULT_TITLE,
             endpoint=_str(doc.get("endpoint")),
             endpoint_type=_str(doc.get("endpointType")),
             model=_str(doc.get("model")),
@@ -159,9 +159,7 @@ class Conversation:
             pinned=bool(doc.get("pinned")),
             # At most what our writes allow, whatever another writer stored:
             # the GraphQL cost limit counts `tags` at this size.
-            tag_names=[t for t in tags if isinstance(t, str)][:MAX_TAGS_PER_CONVERSATION]
-            if isinstance(tags, list)
-            else [],
+            tag_names=tag_names(doc)[:MAX_TAGS_PER_CONVERSATION],
             created_at=_date(doc.get("createdAt")),
             updated_at=_date(doc.get("updatedAt")),
             doc=doc,

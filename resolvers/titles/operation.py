@@ -14,28 +14,28 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from resolvers.clock import utcnow
-from resolvers.conversations import get_conversation
-from resolvers.errors import NotFound
-from resolvers.events import ConversationEvent
-from resolvers.services import Services
+from resolvers.adapters.services import Services
+from resolvers.operations.clock import utcnow
+from resolvers.operations.conversations import get_conversation
+from resolvers.operations.errors import TITLE_NOT_FOUND, NotFound
+from resolvers.operations.events import ConversationEvent
 from resolvers.titles import TitleSource, title_cache_key, wait_for_title
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE
 
 log = logging.getLogger(__name__)
 
 # Titles that mean "nobody named this yet": LibreChat's default, its import
 # defaults, and none at all.
 DEFAULT_TITLES: tuple[str | None, ...] = (
-    "New Chat",
+    DEFAULT_TITLE,
     "Imported Chat",
     "Imported Claude Chat",
     "",
     None,
 )
-TITLE_NOT_FOUND = "Title not found or method not implemented for the conversation's endpoint"
 
 
 def has_default_title(conversation: Document) -> bool:
@@ -97,7 +97,7 @@ async def schedule_titles(services: Services, user: str, conversations: Iterable
     return started
 
 
-async def generated_title(services: Services, user: str, conversation_id: object) -> str:
+async def generated_title(services: Services, user: str, *, conversation_id: str) -> str:
     """The generated title of a conversation, waiting for it with LibreChat's backoff.
 
     A conversation with a default title gets one generated now; the cache
@@ -107,16 +107,16 @@ async def generated_title(services: Services, user: str, conversation_id: object
         NotFound: unknown conversation, or no title within the backoff (about 15.5 s).
         Forbidden: another user's conversation.
     """
-    conversation = await get_conversation(services, user, conversation_id)
+    conversation = await get_conversation(services, user, conversation_id=conversation_id)
     cid = str(conversation["conversationId"])
     titles = services.titles
     if titles is None:
-        raise NotFound(TITLE_NOT_FOUND, body={"message": TITLE_NOT_FOUND})
+        raise NotFound(TITLE_NOT_FOUND)
     if has_default_title(conversation):
         await schedule_title(services, user, cid)
     title = await wait_for_title(
         titles.cache, title_cache_key(user, cid), delays=services.title_wait_delays
     )
     if title is None:
-        raise NotFound(TITLE_NOT_FOUND, body={"message": TITLE_NOT_FOUND})
+        raise NotFound(TITLE_NOT_FOUND)
     return title

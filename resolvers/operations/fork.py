@@ -33,48 +33,72 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from bson import ObjectId
 
-from resolvers import rate_limits
-from resolvers.clock import utcnow
-from resolvers.conversations import missing_conversation
-from resolvers.errors import BadInput, NotFound
-from resolvers.events import ConversationEvent
-from resolvers.services import Services
-from resolvers.tags import recount
-from resolvers.validation import (
-    MAX_ID_LENGTH,
-    MAX_TITLE_LENGTH,
-    MISSING,
-    optional_bool,
-    optional_string,
-    required_id,
-)
+from resolvers.adapters.services import Services
+from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.clock import parse_iso, utcnow
+from resolvers.operations.conversations import missing_conversation
+from resolvers.operations.errors import BadInput, NotFound
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import MAX_TITLE_LENGTH, check_id, clean_title
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage.database import Document
+from storage.documents import DEFAULT_TITLE, NO_PARENT, tag_names
 
 log = logging.getLogger(__name__)
 
-NO_PARENT: Final = "00000000-0000-0000-0000-000000000000"
 MESSAGE_NOT_FOUND: Final = "Message not found"
 FORK_SUFFIX: Final = " (Fork)"
-
-DIRECT_PATH: Final = "directPath"
-INCLUDE_BRANCHES: Final = "includeBranches"
-TARGET_LEVEL: Final = "targetLevel"
-# LibreChat's names plus the published description's aliases.
-FORK_OPTIONS: Final = {
-    DIRECT_PATH: DIRECT_PATH,
-    INCLUDE_BRANCHES: INCLUDE_BRANCHES,
-    TARGET_LEVEL: TARGET_LEVEL,
-    "target": TARGET_LEVEL,
-    "branch": INCLUDE_BRANCHES,
-}
-_OPTION_ERROR = "option must be one of directPath, includeBranches, targetLevel"
 _ONE_MS = timedelta(milliseconds=1)
+
+
+class ForkOption(StrEnum):
+    """Which messages a fork keeps (LibreChat's names)."""
+
+    DIRECT_PATH = "directPath"
+    INCLUDE_BRANCHES = "includeBranches"
+    TARGET_LEVEL = "targetLevel"
+
+
+@dataclass(frozen=True)
+class SplitAt:
+    """Start the fork at the target's level and take it at ``latest_message_id``."""
+
+    latest_message_id: str
+
+
+class ForkAdmission(Admission):
+    """One fork or duplicate (one budget) the rate limits admitted; see :func:`admit_fork`."""
+
+
+async def admit_fork(services: Services, user: str, *, client_ip: str | None) -> ForkAdmission:
+    """Count one fork or duplicate against the user's and the IP's budgets.
+
+    Raises:
+        RateLimited: over either budget (nothing counted).
+        RateLimitUnavailable: the counters' Redis cannot be reached.
+    """
+    await enforce(services.rate_limiter, "fork", user=user, client_ip=client_ip)
+    return ForkAdmission(user)
+
+
+def split_at(split_at_target: bool, latest_message_id: str | None) -> SplitAt | None:
+    """LibreChat's ``splitAtTarget`` + ``latestMessageId`` pair as one value.
+
+    Raises:
+        BadInput: ``split_at_target`` without a ``latest_message_id``.
+    """
+    if not split_at_target:
+        return None
+    if not latest_message_id:
+        raise BadInput("latestMessageId is required")
+    return SplitAt(check_id(latest_message_id, "latestMessageId"))
 
 
 def new_id() -> str:
@@ -88,19 +112,6 @@ class ConversationCopy:
 
     conversation: Document
     messages: list[Document]
-
-
-def fork_option(value: object) -> str:
-    """The canonical option name; missing, null or empty means ``targetLevel``.
-
-    Raises:
-        BadInput: anything else than the three names and two aliases.
-    """
-    if value is MISSING or value is None or value == "":
-        return TARGET_LEVEL
-    if not isinstance(value, str) or value not in FORK_OPTIONS:
-        raise BadInput(_OPTION_ERROR)
-    return FORK_OPTIONS[value]
 
 
 # --- the message tree -------------------------------------------------------
@@ -193,7 +204,7 @@ def _cut_cycles(order: list[str], parent: dict[str, str | None]) -> None:
         done.update(walk)
 
 
-def select(tree: MessageTree, target: str, option: str) -> set[str]:
+def select(tree: MessageTree, target: str, option: ForkOption) -> set[str]:
     """The messages a fork at ``target`` keeps (librechat-notes.md section 5.1).
 
     - directPath: the target and its ancestors.
@@ -201,9 +212,9 @@ def select(tree: MessageTree, target: str, option: str) -> set[str]:
       the target (the siblings at each level; not the target's children).
     - targetLevel: every message at the target's depth or above, all branches.
     """
-    if option == DIRECT_PATH:
+    if option is ForkOption.DIRECT_PATH:
         return set(tree.path_to_root(target))
-    if option == INCLUDE_BRANCHES:
+    if option is ForkOption.INCLUDE_BRANCHES:
         path = tree.path_to_root(target)
         on_path = set(path)
         return on_path | {
@@ -241,7 +252,7 @@ def _timestamp(value: object, fallback: datetime) -> datetime:
         moment = value
     elif isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = parse_iso(value)
         except ValueError:
             return fallback
     else:
@@ -257,7 +268,7 @@ def clone_messages(
     *,
     user: str,
     conversation_id: str,
-    endpoint: object,
+    endpoint: str | None,
     now: datetime,
 ) -> list[Document]:
     """New messages for ``keys``: new ids, parents remapped, parents first.
@@ -296,7 +307,7 @@ def clone_messages(
         updated = doc.get("updatedAt")
         if isinstance(updated, datetime) and updated < moment:
             doc["updatedAt"] = moment
-        if not doc.get("endpoint") and isinstance(endpoint, str) and endpoint:
+        if not doc.get("endpoint") and endpoint:
             doc["endpoint"] = endpoint
         result.append(doc)
     return result
@@ -324,11 +335,6 @@ def new_conversation(
     return doc
 
 
-def _tag_names(doc: Document) -> list[str]:
-    tags = doc.get("tags")
-    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-
-
 async def _delete_messages(services: Services, user: str, messages: Iterable[Document]) -> None:
     try:
         await message_store.delete_by_ids(services.database, user, [m["_id"] for m in messages])
@@ -344,7 +350,7 @@ async def _save(services: Services, user: str, copy: ConversationCopy) -> None:
     except BaseException:
         await _delete_messages(services, user, copy.messages)
         raise
-    tags = _tag_names(copy.conversation)
+    tags = tag_names(copy.conversation)
     if tags:
         # Counts are read-then-write: serialised with the user's tag operations.
         async with services.locks.hold(user):
@@ -366,7 +372,7 @@ async def _load(
 
 def _fork_title(source: Document) -> str:
     base = source.get("title")
-    base = base if isinstance(base, str) and base else "New Chat"
+    base = base if isinstance(base, str) and base else DEFAULT_TITLE
     return base[: MAX_TITLE_LENGTH - len(FORK_SUFFIX)] + FORK_SUFFIX
 
 
@@ -375,42 +381,32 @@ def _fork_title(source: Document) -> str:
 
 async def fork_conversation(
     services: Services,
-    user: str,
-    conversation_id: object = MISSING,
-    message_id: object = MISSING,
-    option: object = MISSING,
-    split_at_target: object = MISSING,
-    latest_message_id: object = MISSING,
+    admission: ForkAdmission,
     *,
-    client_ip: str | None = None,
+    conversation_id: str,
+    message_id: str,
+    option: ForkOption = ForkOption.TARGET_LEVEL,
+    split: SplitAt | None = None,
 ) -> ConversationCopy:
-    """Copy part of a conversation's tree into a new conversation "<title> (Fork)".
-
-    Counts against the fork budget (shared with duplicate) before anything else.
+    """Copy part of a conversation's tree into a new conversation "<title> (Fork)"
+    for the admitted user (the fork budget is shared with duplicate).
 
     Raises:
-        RateLimited: over the fork budget.
-        BadInput: a missing or malformed field, an unknown option,
-            ``splitAtTarget`` without ``latestMessageId``, or a
-            ``latestMessageId`` above ``messageId``'s level.
+        BadInput: an empty or overlong id, or a ``split`` whose latest message
+            is above ``message_id``'s level.
         NotFound: unknown conversation, or a message not in it.
         Forbidden: another user's conversation.
     """
-    await rate_limits.enforce(services, "fork", user=user, client_ip=client_ip)
-    cid = required_id(conversation_id)
-    target = required_id(message_id, "messageId")
-    chosen = fork_option(option)
-    split = optional_bool(split_at_target, "splitAtTarget") or False
-    latest = optional_string(latest_message_id, "latestMessageId", MAX_ID_LENGTH) or None
-    if split and latest is None:
-        raise BadInput("latestMessageId is required")
+    user = admission.spend()
+    cid = check_id(conversation_id)
+    target = check_id(message_id, "messageId")
+    latest = None if split is None else check_id(split.latest_message_id, "latestMessageId")
 
     source, messages = await _load(services, user, cid)
     tree = MessageTree.build(messages)
-    if target not in tree.docs or (split and latest not in tree.docs):
+    if target not in tree.docs or (latest is not None and latest not in tree.docs):
         raise NotFound(MESSAGE_NOT_FOUND)
-    if split:
-        assert latest is not None
+    if latest is not None:
         tree = tree.split_at(target)
         if latest not in tree.docs:
             raise BadInput("latestMessageId must be at or below the level of messageId")
@@ -418,7 +414,7 @@ async def fork_conversation(
 
     now = utcnow()
     conversation_copy = _copy(
-        source, tree, select(tree, target, chosen), user=user, title=_fork_title(source), now=now
+        source, tree, select(tree, target, option), user=user, title=_fork_title(source), now=now
     )
     await _save(services, user, conversation_copy)
     return conversation_copy
@@ -426,30 +422,28 @@ async def fork_conversation(
 
 async def duplicate_conversation(
     services: Services,
-    user: str,
-    conversation_id: object = MISSING,
-    title: object = MISSING,
+    admission: ForkAdmission,
     *,
-    client_ip: str | None = None,
+    conversation_id: str,
+    title: str | None = None,
 ) -> ConversationCopy:
-    """Copy a whole conversation (every message, same tree, new ids).
+    """Copy a whole conversation (every message, same tree, new ids) for the
+    admitted user.
 
-    ``title`` (trimmed, cut to 1,024 characters) names the copy; missing or
-    blank keeps the source's title. Counts against the fork budget.
+    ``title`` (trimmed, cut to 1,024 characters) names the copy; None or
+    blank keeps the source's title.
 
     Raises:
-        RateLimited, BadInput, NotFound, Forbidden.
+        BadInput, NotFound, Forbidden.
     """
-    await rate_limits.enforce(services, "fork", user=user, client_ip=client_ip)
-    cid = required_id(conversation_id)
-    if title is not MISSING and title is not None and not isinstance(title, str):
-        raise BadInput("title must be a string")
-    wanted = title.strip()[:MAX_TITLE_LENGTH] if isinstance(title, str) else ""
+    user = admission.spend()
+    cid = check_id(conversation_id)
+    wanted = clean_title(title) if title is not None else ""
 
     source, messages = await _load(services, user, cid)
     tree = MessageTree.build(messages)
     source_title = source.get("title")
-    name = wanted or (source_title if isinstance(source_title, str) else "New Chat")
+    name = wanted or (source_title if isinstance(source_title, str) else DEFAULT_TITLE)
     conversation_copy = _copy(source, tree, set(tree.order), user=user, title=name, now=utcnow())
     await _save(services, user, conversation_copy)
     return conversation_copy
@@ -465,12 +459,13 @@ def _copy(
     now: datetime,
 ) -> ConversationCopy:
     conversation_id = new_id()
+    endpoint = source.get("endpoint")
     messages = clone_messages(
         tree,
         keys,
         user=user,
         conversation_id=conversation_id,
-        endpoint=source.get("endpoint"),
+        endpoint=endpoint if isinstance(endpoint, str) else None,
         now=now,
     )
     conversation = new_conversation(

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
+from typing import Any, Final, Literal, Protocol, TypeVar, cast, get_args, runtime_checkable
 
-from resolvers.errors import UserError
+from resolvers.operations.errors import UserError
 
 EventKind = Literal["created", "updated", "deleted", "title_generated", "imported"]
+# The same names as a set, for edges that read kinds back (Redis messages).
+EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
 
 T = TypeVar("T")
 

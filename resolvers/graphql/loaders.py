@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from resolvers.errors import UserError
-from resolvers.services import Services
-from resolvers.types import Message, Tag
+from resolvers.adapters.services import Services
+from resolvers.graphql.types import Message, Tag
+from resolvers.operations.errors import UserError
 from storage import messages as message_store
 from storage import tags as tag_store
 from storage.database import Document

@@ -1,39 +1,36 @@
 """Tag (bookmark) operations: the rules GraphQL and REST both call.
 
-Counts are never adjusted by +1/-1 guesses: after any change the affected
-tags' counts are recomputed from the conversations, so they always equal the
-true number of the user's conversations carrying the tag (LibreChat's
-increments drift and go negative, its issue #9736).
+Counts are recomputed after every change (see ``resolvers.operations.tag_counts``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
-from resolvers.clock import utcnow
-from resolvers.conversations import missing_conversation
-from resolvers.errors import BadInput, Conflict, NotFound
-from resolvers.events import ConversationEvent
-from resolvers.locks import one_at_a_time_per_user
-from resolvers.services import Services
-from resolvers.validation import (
+from resolvers.adapters.services import Services
+from resolvers.operations.clock import utcnow
+from resolvers.operations.conversations import missing_conversation
+from resolvers.operations.errors import BadInput, Conflict, NotFound
+from resolvers.operations.events import ConversationEvent
+from resolvers.operations.locks import one_at_a_time_per_user
+from resolvers.operations.tag_counts import recount
+from resolvers.operations.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PAGE_NUMBER,
-    MISSING,
-    optional_bool,
-    optional_int,
-    optional_string,
-    required_id,
-    tag_list,
-    tag_name,
+    check_id,
+    check_optional_length,
+    check_range,
+    check_tag,
+    check_tags,
 )
 from storage import conversations as conversation_store
 from storage import tags as tag_store
 from storage.database import Document
+from storage.documents import tag_names
 
 TAG_NOT_FOUND = "Tag not found"
 DEFAULT_TAG_PAGE_SIZE = 25
@@ -68,21 +65,23 @@ async def list_tags(services: Services, user: str) -> list[Document]:
 async def list_tags_page(
     services: Services,
     user: str,
-    page_number: object = MISSING,
-    sort: object = MISSING,
-    order: object = MISSING,
-    page_size: object = MISSING,
+    *,
+    page_number: int | None,
+    sort: str | None = None,
+    order: str | None = None,
+    page_size: int | None = None,
 ) -> TagPage:
-    number = optional_int(page_number, "pageNumber", minimum=1, maximum=MAX_PAGE_NUMBER)
+    """One page of the user's tags (``GET /api/tags/list``); ``page_number`` is required."""
+    number = check_range(page_number, "pageNumber", minimum=1, maximum=MAX_PAGE_NUMBER)
     if number is None:
         raise BadInput("pageNumber is required")
-    size = optional_int(page_size, "pageSize", minimum=1) or DEFAULT_TAG_PAGE_SIZE
+    size = check_range(page_size, "pageSize", minimum=1) or DEFAULT_TAG_PAGE_SIZE
     size = min(size, 100)
-    sort_name = optional_string(sort, "sort", 32) or "position"
+    sort_name = check_optional_length(sort, "sort", 32) or "position"
     field = TAG_SORTS.get(sort_name)
     if field is None:
         raise BadInput("sort must be one of name, count, position, createdAt, updatedAt")
-    order_name = optional_string(order, "order", 8) or "asc"
+    order_name = check_optional_length(order, "order", 8) or "asc"
     if order_name not in ("asc", "desc"):
         raise BadInput("order must be asc or desc")
     direction = 1 if order_name == "asc" else -1
@@ -124,30 +123,21 @@ async def ensure_tags(
             created.append(name)
 
 
-async def recount(services: Services, user: str, names: Iterable[str]) -> None:
-    """Set the named tags' counts to the number of conversations carrying them."""
-    unique = list(dict.fromkeys(names))
-    if unique:
-        counts = await conversation_store.tag_counts(services.database, user, unique)
-        await tag_store.set_counts(services.database, user, counts, utcnow())
-
-
 @one_at_a_time_per_user
 async def create_tag(
     services: Services,
     user: str,
-    tag: object = MISSING,
-    description: object = MISSING,
-    add_to_conversation: object = MISSING,
-    conversation_id: object = MISSING,
+    *,
+    tag: str,
+    description: str | None = None,
+    conversation_id: str | None = None,
 ) -> Document:
-    """Create a tag (an existing one is returned unchanged), optionally putting it
-    on a conversation.
+    """Create a tag (an existing one is returned unchanged), and put it on
+    ``conversation_id`` when one is given.
     """
-    name = tag_name(tag)
-    text = optional_string(description, "description", MAX_DESCRIPTION_LENGTH)
-    add = optional_bool(add_to_conversation, "addToConversation") or False
-    cid = required_id(conversation_id) if add else None
+    name = check_tag(tag)
+    text = check_optional_length(description, "description", MAX_DESCRIPTION_LENGTH)
+    cid = None if conversation_id is None else check_id(conversation_id)
     if (
         cid is not None
         and await conversation_store.find_one(services.database, user, cid, {"_id": 1}) is None
@@ -174,16 +164,17 @@ async def create_tag(
 async def update_tag(
     services: Services,
     user: str,
-    tag: object,
-    new_tag: object = MISSING,
-    description: object = MISSING,
-    position: object = MISSING,
+    *,
+    tag: str,
+    new_name: str | None = None,
+    description: str | None = None,
+    position: int | None = None,
 ) -> Document:
     """Rename, describe or move a tag; a rename follows onto every conversation."""
-    name = tag_name(tag)
-    rename = None if new_tag is MISSING or new_tag is None else tag_name(new_tag)
-    text = optional_string(description, "description", MAX_DESCRIPTION_LENGTH)
-    target = optional_int(position, "position", minimum=0)
+    name = check_tag(tag)
+    rename = None if new_name is None else check_tag(new_name)
+    text = check_optional_length(description, "description", MAX_DESCRIPTION_LENGTH)
+    target = check_range(position, "position", minimum=0)
 
     current = await tag_store.find(services.database, user, name)
     if current is None:
@@ -234,9 +225,9 @@ async def update_tag(
 
 
 @one_at_a_time_per_user
-async def delete_tag(services: Services, user: str, tag: object) -> Document:
+async def delete_tag(services: Services, user: str, *, tag: str) -> Document:
     """Delete a tag, take it off every conversation, close the gap in positions."""
-    name = tag_name(tag)
+    name = check_tag(tag)
     doc = await tag_store.delete(services.database, user, name)
     if doc is None:
         raise NotFound(TAG_NOT_FOUND)
@@ -251,11 +242,11 @@ async def delete_tag(services: Services, user: str, tag: object) -> Document:
 
 @one_at_a_time_per_user
 async def set_conversation_tags(
-    services: Services, user: str, conversation_id: object, tags: object = MISSING
+    services: Services, user: str, *, conversation_id: str, tags: Sequence[str]
 ) -> list[str]:
     """Replace a conversation's tags; unknown tags are created, counts follow."""
-    cid = required_id(conversation_id)
-    names = tag_list(tags)
+    cid = check_id(conversation_id)
+    names = check_tags(tags)
     before = await conversation_store.find_one(services.database, user, cid, {"tags": 1})
     if before is None:
         raise await missing_conversation(services, user, cid)
@@ -263,23 +254,22 @@ async def set_conversation_tags(
     if after is None:
         raise await missing_conversation(services, user, cid)
     await ensure_tags(services, user, names)
-    old = [t for t in before.get("tags") or [] if isinstance(t, str)]
-    await recount(services, user, [*old, *names])
+    await recount(services, user, [*tag_names(before), *names])
     await services.events.publish(ConversationEvent("updated", user, (cid,)))
     return names
 
 
 @one_at_a_time_per_user
 async def add_conversation_tag(
-    services: Services, user: str, conversation_id: object, tag: object = MISSING
+    services: Services, user: str, *, conversation_id: str, tag: str
 ) -> list[str]:
     """Put one tag on a conversation (creating the tag if needed); idempotent."""
-    cid = required_id(conversation_id)
-    name = tag_name(tag)
+    cid = check_id(conversation_id)
+    name = check_tag(tag)
     doc = await conversation_store.add_tag(services.database, user, cid, name, utcnow())
     if doc is None:
         raise await missing_conversation(services, user, cid)
     await ensure_tags(services, user, [name])
     await recount(services, user, [name])
     await services.events.publish(ConversationEvent("updated", user, (cid,)))
-    return [t for t in doc.get("tags") or [] if isinstance(t, str)]
+    return tag_names(doc)

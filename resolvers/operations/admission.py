@@ -1,0 +1,52 @@
+"""Admissions: the proof an operation needs that the rate limits let its request in.
+
+Limited operations (fork, duplicate, import) take an :class:`Admission` rather
+than counting themselves, so an edge can spend the budget before it reads or
+parses the request, and no edge can call the operation without spending it.
+"""
+
+from __future__ import annotations
+
+from resolvers.adapters.rate_limiter import Action, RateLimiter
+
+
+class Admission:
+    """One request the rate limits admitted, for one user; spent by one operation.
+
+    Edges obtain it before they read or parse the request, as LibreChat's
+    limiters run before its handlers: a request counts whether it then
+    succeeds or fails validation, which also bounds probing for other users'
+    conversation ids (404 vs 403), and a client over its budget never makes
+    the server read its body. Each action has its subclass, so an operation
+    cannot be handed another action's admission.
+    """
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self._spent = False
+
+    def spend(self) -> str:
+        """Use the admission; return its user.
+
+        Raises:
+            RuntimeError: It was already used (a bug in the caller).
+        """
+        if self._spent:
+            raise RuntimeError("an admission is used once")
+        self._spent = True
+        return self.user
+
+
+async def enforce(
+    limiter: RateLimiter | None, action: Action, *, user: str, client_ip: str | None
+) -> None:
+    """The seam every limited operation calls first (fork, duplicate, import).
+
+    A no-op when the process runs without a limiter (unit tests of operations
+    that build ``Services`` by hand); ``create_app`` always installs one.
+
+    Raises:
+        RateLimited, RateLimitUnavailable: see :meth:`RateLimiter.check`.
+    """
+    if limiter is not None:
+        await limiter.check(action, client_ip, user)
