@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 from storage.database import Database, Document
 from storage.documents import HIDDEN
 
-# What a list item carries (CONTRACT.md "GET /api/convos"): the summary fields
+# What a list item carries (docs/contract.md#convos-list): the summary fields
 # plus whichever optional ones are stored.
 SUMMARY_FIELDS = (
     "_id",
@@ -42,7 +42,7 @@ SUMMARY_FIELDS = (
 SUMMARY_PROJECTION: dict[str, Any] = {name: 1 for name in SUMMARY_FIELDS}
 
 # Sort keys a list may use, each followed by the tie-breakers that make the
-# order total: (updatedAt, _id) after the primary key, as CONTRACT.md says.
+# order total: (updatedAt, _id) after the primary key, as docs/contract.md#convos-list says.
 SORT_KEYS = ("updatedAt", "createdAt", "title", "archivedAt")
 
 

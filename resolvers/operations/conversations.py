@@ -137,7 +137,7 @@ def list_item(doc: Document) -> Document:
 async def list_conversations(
     services: Services, user: str, query: ListQuery, *, with_total: bool = True
 ) -> ConversationPage:
-    """A page of the user's conversations (CONTRACT.md "GET /api/convos").
+    """A page of the user's conversations (docs/contract.md#convos-list).
 
     Raises:
         BadInput: a parameter out of range, an unknown sort, or a bad cursor.

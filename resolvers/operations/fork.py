@@ -1,7 +1,7 @@
 """Fork and duplicate: copy a conversation (or part of its message tree).
 
-The rules GraphQL and REST both call (CONTRACT.md "POST /api/convos/fork" and
-"/duplicate"; LibreChat's algorithms in librechat-notes.md section 5).
+The rules GraphQL and REST both call (docs/contract.md#convos-fork and
+#convos-duplicate; how they follow LibreChat's algorithms: docs/contract.md#diff-fork).
 
 What differs from LibreChat, on purpose:
 
@@ -205,7 +205,7 @@ def _cut_cycles(order: list[str], parent: dict[str, str | None]) -> None:
 
 
 def select(tree: MessageTree, target: str, option: ForkOption) -> set[str]:
-    """The messages a fork at ``target`` keeps (librechat-notes.md section 5.1).
+    """The messages a fork at ``target`` keeps (docs/contract.md#convos-fork).
 
     - directPath: the target and its ancestors.
     - includeBranches: that path plus every child of a path message other than

@@ -1,4 +1,4 @@
-"""GET /api/convos: every parameter of CONTRACT.md, its defaults and its 400s."""
+"""GET /api/convos: every parameter of docs/contract.md#convos-list, its defaults and its 400s."""
 
 from __future__ import annotations
 
