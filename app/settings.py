@@ -235,6 +235,11 @@ class Settings:
     execution_timeout_s: float = setting(
         "GRAPHQL_TIMEOUT_S", 10.0, "one HTTP operation's execution; then 503 TIMEOUT"
     )
+    graphql_fast_path: bool = setting(
+        "GRAPHQL_FAST_PATH",
+        True,
+        "answer plain fields without graphql-core's per-field work; false = Strawberry's path",
+    )
     get_cache_max_age_s: int = setting(
         "GRAPHQL_GET_CACHE_MAX_AGE_S",
         0,
