@@ -83,6 +83,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.server import server_options
 
     settings = Settings.from_env()
     settings = replace(
@@ -99,17 +100,8 @@ def serve(args: argparse.Namespace) -> int:
                 print(_banner(settings, token), flush=True)
 
         app = create_app(settings, on_ready=ready)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=settings.log_level == "debug",
-            # Slow clients must not hold sockets forever.
-            timeout_keep_alive=30,
-            # One WebSocket message is one GraphQL request: same cap as a body.
-            ws_max_size=settings.max_body_bytes,
-        )
+        # Proxy headers off, header/body/idle limits: see app/server.py.
+        uvicorn.run(**server_options(app, settings))
     return 0
 
 

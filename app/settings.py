@@ -73,6 +73,29 @@ class Settings:
         "LOG_LEVEL", "info", "debug also logs every request", parse=parse_lower
     )
 
+    # --- HTTP server (uvicorn; enforced in app/server.py) ------------------
+    server_max_header_bytes: int = setting(
+        "SERVER_MAX_HEADER_BYTES",
+        32 * 1024,
+        "request line + headers; more is 431 (twice Node's 16 KB, LibreChat's own cap)",
+    )
+    server_header_timeout_s: float = setting(
+        "SERVER_HEADER_TIMEOUT_S", 20.0, "a request's headers must arrive within this; else 408"
+    )
+    server_body_timeout_s: float = setting(
+        "SERVER_BODY_TIMEOUT_S",
+        30.0,
+        "a request body must arrive within this plus SERVER_BODY_MIN_BYTES_PER_S; else 408",
+    )
+    server_body_min_bytes_per_s: int = setting(
+        "SERVER_BODY_MIN_BYTES_PER_S",
+        500,
+        "each such many body bytes earn one more second, so slow uploads go on, drips do not",
+    )
+    server_keepalive_timeout_s: int = setting(
+        "SERVER_KEEPALIVE_TIMEOUT_S", 30, "an idle keep-alive connection is closed after this"
+    )
+
     # --- database --------------------------------------------------------
     mongo_uri: str | None = setting(
         "MONGO_URI",
@@ -323,6 +346,10 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise SettingsError(f"{f.name} must not be negative")
+        if min(self.server_header_timeout_s, self.server_body_timeout_s) <= 0:
+            raise SettingsError(
+                "SERVER_HEADER_TIMEOUT_S and SERVER_BODY_TIMEOUT_S must be positive"
+            )
         if self.execution_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
             raise SettingsError("GraphQL timeouts must be positive")
         if self.max_list_size < 1 or self.event_queue_size < 1:
