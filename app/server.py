@@ -80,9 +80,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading_headers = True
-        self._header_size = 0  # request line and headers parsed so far
         self._raw_header_bytes = 0  # bytes read while the headers were incomplete
+        self._read_size = 0  # bytes of the read being parsed
         self._messages = 0
+        self._in_message = False  # a request has begun and is not fully received
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
         self._body_started = 0.0
@@ -105,7 +106,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # the slow party is the app, not the client.
             self._arm(self.limits.header_timeout_s, self._headers_late)
             return
-        self._refuse(408 if self._header_size or self._raw_header_bytes else None, "headers late")
+        self._refuse(408 if self._in_message else None, "headers late")
 
     def _body_late(self) -> None:
         self._deadline = None
@@ -145,60 +146,69 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        reading, messages = self._reading_headers, self._messages
-        if reading and self._deadline is None:
-            self._arm(self.limits.header_timeout_s, self._headers_late)
+        in_headers = self._in_message and self._reading_headers
+        if self._in_message and not in_headers:
+            self._body_bytes += len(data)
+        messages, self._read_size = self._messages, len(data)
         super().data_received(data)
-        if not self._reading_headers or self._refused:
-            return
-        # Headers still incomplete: count this read against them only when
-        # it held nothing of an earlier message (an undercount of at most
-        # one read, never a refusal of a legitimate pipelined request).
-        self._raw_header_bytes = (
-            self._raw_header_bytes + len(data) if reading and messages == self._messages else 0
-        )
-        if self._raw_header_bytes > self.limits.max_header_bytes:
-            self._refuse(431, "request headers too large")
+        if self._refused or not self._in_message:
+            return  # the common case: whole requests per read, no timer at all
+        if self._reading_headers:
+            # Headers still incomplete: count this read against them only
+            # when it held nothing of an earlier message (an undercount of at
+            # most one read, never a refusal of a legitimate pipelined request).
+            self._raw_header_bytes = (
+                self._raw_header_bytes + len(data)
+                if in_headers and messages == self._messages
+                else 0
+            )
+            if self._raw_header_bytes > self.limits.max_header_bytes:
+                self._refuse(431, "request headers too large")
+                return
+        if self._deadline is None:
+            # A request is partly received: its deadline runs from here.
+            if self._reading_headers:
+                self._arm(self.limits.header_timeout_s, self._headers_late)
+            else:
+                self._body_started = self.loop.time()
+                self._arm(self.limits.body_timeout_s, self._body_late)
 
     # -- httptools callbacks -----------------------------------------------
     def on_message_begin(self) -> None:
         self._messages += 1
-        self._header_size = 0
+        self._in_message = True
         super().on_message_begin()
 
-    def on_url(self, url: bytes) -> None:
-        self._header_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_size += len(name) + len(value) + 4
-        if not self._refused:
-            super().on_header(name, value)
+    def _header_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
-        self._raw_header_bytes = 0
-        self._disarm()
+        if self._deadline is not None:
+            self._disarm()
         if self._refused:
             return
-        if self._header_size > self.limits.max_header_bytes:
+        # Measured only when the reads could hold that much: no per-header cost.
+        limit = self.limits.max_header_bytes
+        if self._raw_header_bytes + self._read_size > limit and self._header_size() > limit:
             self._refuse(431, "request headers too large")
             return
+        self._raw_header_bytes = 0
         super().on_headers_complete()
-        if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
-            self._body_started, self._body_bytes = self.loop.time(), 0
-            self._arm(self.limits.body_timeout_s, self._body_late)
+        self._body_bytes = 0
+        if self.cycle is None or self.cycle.scope is not self.scope:
+            self._in_message = False  # a WebSocket upgrade: no HTTP request left to time
 
     def on_body(self, body: bytes) -> None:
-        if self._refused:
-            return
-        self._body_bytes += len(body)
-        super().on_body(body)
+        if not self._refused:  # refused at its headers: no app reads this body
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         if self._refused:
             return
-        self._disarm()
+        if self._deadline is not None:
+            self._disarm()
+        self._in_message = False
         self._reading_headers = True
         super().on_message_complete()
 

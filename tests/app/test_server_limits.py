@@ -283,3 +283,19 @@ async def test_a_websocket_outlives_the_header_and_body_deadlines(
         await asyncio.sleep(3 * LIMITS["server_keepalive_timeout_s"])
         await ws.send({"type": "ping"})
         assert await ws.receive() == {"type": "pong"}
+
+
+async def test_a_body_behind_headers_over_the_limit_is_not_read(
+    mongo_uri: str, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    padding = {f"X-Pad-{n}": "a" * 100 for n in range(100)}
+    async with serving(mongo_uri, database) as (host, port):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(_request("POST", "/graphql", padding, 10) + b'{"q": "x"}')
+        answer = await _until_closed(reader)
+        writer.close()
+    assert answer == b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + (
+        b"content-length: 0\r\nconnection: close\r\n\r\n"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
