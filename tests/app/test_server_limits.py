@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from app.main import create_app
-from app.server import server_options
+from app.server import DisconnectGuard, GuardedHttpToolsProtocol, server_options
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import (
@@ -299,3 +301,28 @@ async def test_a_body_behind_headers_over_the_limit_is_not_read(
         b"content-length: 0\r\nconnection: close\r\n\r\n"
     )
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_serve_runs_uvicorn_with_these_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import app.main
+    from app import cli
+
+    run: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda **options: run.update(options))
+    monkeypatch.setattr(app.main, "create_app", lambda settings, on_ready: Starlette())
+    for name, value in {
+        "MONGO_URI": "mongodb://127.0.0.1:1/unused",
+        "CONVOS_DATA_DIR": str(tmp_path),
+        "CONVOS_ENV": "test",
+        "SERVER_KEEPALIVE_TIMEOUT_S": "7",
+        "SERVER_MAX_HEADER_BYTES": "4096",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["serve"]) == 0
+    assert run["proxy_headers"] is False
+    assert run["timeout_keep_alive"] == 7
+    assert issubclass(run["http"], GuardedHttpToolsProtocol)
+    assert run["http"].limits.max_header_bytes == 4096
+    assert isinstance(run["app"], DisconnectGuard)
