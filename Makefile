@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pip check
+	$(BIN)/python -m pip check || { echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +24,10 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --str
 	--no-emit-index-url --no-emit-find-links --upgrade
 # Both files resolve from scratch to the newest versions pyproject.toml allows;
 # the dev lock is constrained by the runtime one so shared packages agree.
-lock: $(STAMP)
+# Not through $(STAMP): after a new dependency the old lock cannot install.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet 'pip-tools>=7.4'
 	$(PIP_COMPILE) --build-deps-for wheel -o requirements.txt pyproject.toml
 	$(PIP_COMPILE) --extra dev --build-deps-for editable -c requirements.txt \
 		-o requirements-dev.txt pyproject.toml

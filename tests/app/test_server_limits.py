@@ -80,11 +80,17 @@ async def _until_closed(reader: asyncio.StreamReader) -> bytes:
     return received
 
 
-def _request(method: str, path: str, headers: dict[str, str], body_length: int = 0) -> bytes:
+def _request(
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body_length: int = 0,
+    content_type: str = "application/json",
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body_length:
-        lines += ["Content-Type: application/json", f"Content-Length: {body_length}"]
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {body_length}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -243,22 +249,35 @@ async def test_an_idle_keep_alive_connection_is_closed(mongo_uri: str, database:
 # --- clients that leave -------------------------------------------------------
 
 
+MULTIPART = "multipart/form-data; boundary=b0undary"
+
+
 @pytest.mark.parametrize(
-    ("path", "partial"),
-    [("/api/convos/update", b'{"arg": {"conversationId": '), ("/graphql", b'{"query": "{ conv')],
-    ids=["rest", "graphql"],
+    ("path", "content_type", "partial"),
+    [
+        ("/api/convos/update", "application/json", b'{"arg": {"conversationId": '),
+        ("/graphql", "application/json", b'{"query": "{ conv'),
+        (
+            "/api/convos/import",
+            MULTIPART,
+            b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="e.json"\r\n'
+            b"Content-Type: application/json\r\n\r\n[{",
+        ),
+    ],
+    ids=["rest", "graphql", "import-upload"],
 )
 async def test_a_client_leaving_mid_body_is_an_info_line_not_an_error(
     mongo_uri: str,
     database: Database,
     caplog: pytest.LogCaptureFixture,
     path: str,
+    content_type: str,
     partial: bytes,
 ) -> None:
     caplog.set_level(logging.INFO)
     async with serving(mongo_uri, database, server_body_timeout_s=WAIT_S) as (host, port):
         reader, writer = await asyncio.open_connection(host, port)
-        writer.write(_request("POST", path, auth(ALICE), 1000) + partial)
+        writer.write(_request("POST", path, auth(ALICE), 100_000, content_type) + partial)
         await writer.drain()
         writer.close()
         await writer.wait_closed()
