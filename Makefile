@@ -4,15 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: browser run test test-slow lint bench bench-import schema clean redis graphiql-assets screenshot
+.PHONY: install lock browser run test test-slow lint bench bench-import schema clean redis graphiql-assets screenshot
 
-$(STAMP): pyproject.toml
+# Installs come from the lock files (exact versions, hashes checked), never
+# from pyproject.toml's ranges: requirements-dev.txt here, requirements.txt in
+# docker/Dockerfile. The project itself is installed without dependencies and
+# without build isolation (setuptools is locked too); `pip check` then proves
+# the lock satisfies pyproject.toml. `make lock` refreshes both files.
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check || { echo "the lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
+
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+# Both files keep their pins where pyproject.toml still allows them (add
+# --upgrade to move everything to the newest allowed versions);
+# the dev lock is constrained by the runtime one so shared packages agree.
+# Not through $(STAMP): after a new dependency the old lock cannot install.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet 'pip-tools>=7.4'
+	$(PIP_COMPILE) --build-deps-for wheel -o requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --build-deps-for editable -c requirements.txt \
+		-o requirements-dev.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/convos-gateway serve

@@ -1,11 +1,15 @@
 """JWT authentication exactly as LibreChat issues tokens (HS256, user id in ``id``).
 
 Error messages are the ones LibreChat v0.8.8 sends (``{"message": reason}``).
+A token must carry a numeric ``exp`` (LibreChat always issues one): without
+it a stolen token would never expire, and a numeric string would skip both
+the verified-token cache's expiry and the WebSocket's expiry timer.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from typing import Any, Final
@@ -18,6 +22,9 @@ from resolvers.operations.errors import Unauthenticated
 
 ALGORITHM: Final = "HS256"  # pinned: never taken from the token's header
 NO_TOKEN = "No auth token"
+# jsonwebtoken's (LibreChat's) wording for an exp that is not a number.
+BAD_EXP = "invalid exp value"
+NO_EXP = "jwt expiration required"
 # Verified tokens are remembered (until they expire) so a keep-alive client
 # does not pay for an HMAC and a JSON parse on every request. Bounded.
 _CACHE_SIZE = 4096
@@ -50,6 +57,22 @@ def _reason(exc: jwt.InvalidTokenError) -> str:
     if isinstance(exc, jwt.DecodeError):
         return "jwt malformed"
     return "invalid token"
+
+
+def _expiry(claims: dict[str, Any]) -> float:
+    """The token's ``exp``: required, a JSON number (not a string, not a boolean)."""
+    if "exp" not in claims:
+        raise Unauthenticated(NO_EXP)
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise Unauthenticated(BAD_EXP)
+    try:
+        expires = float(exp)
+    except OverflowError:  # an int past float's range
+        raise Unauthenticated(BAD_EXP) from None
+    if not math.isfinite(expires):  # Python's JSON reads Infinity and NaN
+        raise Unauthenticated(BAD_EXP)
+    return expires
 
 
 class TokenVerifier:
@@ -86,16 +109,22 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> str:
         try:
+            # exp is checked below: PyJWT would accept "123" (it calls int()).
             claims: dict[str, Any] = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], leeway=self._leeway
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                leeway=self._leeway,
+                options={"verify_exp": False},
             )
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(_reason(exc)) from exc
+        expires = _expiry(claims)
+        if time.time() >= expires + self._leeway:
+            raise Unauthenticated("jwt expired")
         user = claims.get("id")
         if not isinstance(user, str) or not user or len(user) > 200:
             raise Unauthenticated("invalid token")
-        exp = claims.get("exp")
-        expires = float(exp) if isinstance(exp, int | float) else float("inf")
         if len(self._cache) >= _CACHE_SIZE:
             del self._cache[next(iter(self._cache))]
         self._cache[token] = (user, expires)

@@ -84,6 +84,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from app.log_format import configure_logging
     from app.main import create_app
+    from app.server import server_options
     from app.shutdown import GracefulServer, exit_cleanly_on_sigterm
 
     settings = Settings.from_env()
@@ -106,22 +107,16 @@ def serve(args: argparse.Namespace) -> int:
                 log.info("ready on http://%s:%s", settings.host, settings.port)
 
         app = create_app(settings, on_ready=ready)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            # Our handlers format every line (app/log_format.py); our access
-            # line names the route template, uvicorn's the raw query string.
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=settings.shutdown_grace_s,
-            # Slow clients must not hold sockets forever.
-            timeout_keep_alive=30,
-            # One WebSocket message is one GraphQL request: same cap as a body.
-            ws_max_size=settings.max_body_bytes,
-        )
-        server = GracefulServer(config, app.state.websockets.close_all)
+        # Proxy headers off, header/body/idle limits: see app/server.py. Our
+        # handlers format every line (app/log_format.py): our access line names
+        # the route template, uvicorn's the raw query string.
+        options = {
+            **server_options(app, settings),
+            "log_config": None,
+            "access_log": False,
+            "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        }
+        server = GracefulServer(uvicorn.Config(**options), app.state.websockets.close_all)
         server.run()
     return 0 if server.started else 1
 

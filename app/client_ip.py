@@ -5,6 +5,8 @@ The socket's peer is the client, unless that peer is one of the operator's
 proxy appends the address it saw) and the first address that is not itself a
 trusted proxy is the client. Entries left of it are whatever the client sent
 and are never believed, so a client cannot pick its own rate-limit key.
+uvicorn's own proxy-header handling is off (``app/server.py``), so the peer
+seen here is the socket's, whatever the request's headers say.
 """
 
 from __future__ import annotations

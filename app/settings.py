@@ -1,8 +1,25 @@
 """Every knob of the gateway, read once from the environment.
 
-Each field has its default and a one-line reason next to it. Security knobs
-(body sizes, rate limits, GraphQL limits, import size) live here and nowhere
-else, so an operator reads one file to know what the gateway allows.
+Each setting is written once, as one field of :class:`Settings`: its
+environment variable, its default, its parser and a one-line reason. Security
+knobs (body sizes, rate limits, GraphQL limits, import size) live here and
+nowhere else, so an operator reads one file to know what the gateway allows.
+
+Adding a setting is one block in :class:`Settings`, under its section::
+
+    max_things: int = setting(
+        "MAX_THINGS", 100, "things per request; more answer 400 (bounded work per request)"
+    )
+
+plus its row in README.md's configuration table (``| `MAX_THINGS` | `100` |
+... |``); ``tests/app/test_settings.py`` compares the table with these fields
+both ways and prints the row to paste when one is missing. Nothing else: no
+second default, no reader to extend. The parser follows the default's type
+(bool, int, float, str, Path, tuple of strings); pass ``parse=`` when the
+default is ``None`` or the value needs more (``parse_limiter``, ``parse_lower``),
+``aliases=`` for other accepted names, ``production=`` for the default when
+``CONVOS_ENV=production``, and ``shown=`` when the README should describe the
+default in words.
 """
 
 from __future__ import annotations
@@ -12,55 +29,38 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any, Final
+
+from app.setting_fields import (
+    SettingsError,
+    env_setting,
+    parse_limiter,
+    parse_lower,
+    parse_path,
+    parse_str,
+    setting,
+)
+
+__all__ = ["DEFAULT_PORT", "Settings", "SettingsError"]
 
 DEFAULT_PORT = 3080  # LibreChat's port, so clients need no new URL.
+MODES: Final = ("development", "production", "test")
 
 
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the process must not start."""
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, zero_is_default: bool = False) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def parse_optional_port(name: str, raw: str, default: object) -> int | None:
+    # 0 (or empty) means "no separate port", as the variable being unset.
     try:
-        value = int(raw)
+        port = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    # LibreChat reads its limiter values as `parseInt(env) || default`.
-    if zero_is_default and value == 0:
-        return default
-    return value
+    return port or None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip()
-
-
-def _path(env: Mapping[str, str], name: str) -> Path | None:
-    raw = _str(env, name)
-    return Path(raw) if raw else None
+def _mode(name: str, raw: str, default: object) -> str:
+    mode = raw.lower()
+    if mode not in MODES:
+        raise SettingsError(f"{name} must be development, production or test, got {mode!r}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -68,137 +68,293 @@ class Settings:
     """The gateway's configuration; build it with :meth:`from_env`."""
 
     # --- process ---------------------------------------------------------
-    env: str = "development"  # CONVOS_ENV; "production" hardens defaults.
-    host: str = "127.0.0.1"  # HOST; loopback unless an operator opens it.
-    port: int = DEFAULT_PORT  # PORT
-    data_dir: Path = Path("data")  # CONVOS_DATA_DIR: embedded db + dev secret.
-    log_level: str = "info"  # LOG_LEVEL
+    env: str = setting(
+        "CONVOS_ENV", "development", "production hardens defaults and needs JWT_SECRET", parse=_mode
+    )
+    host: str = setting("HOST", "127.0.0.1", "listen address; loopback unless an operator opens it")
+    port: int = setting(
+        "PORT", DEFAULT_PORT, "listen port; LibreChat's, so clients need no new URL"
+    )
+    data_dir: Path = setting(
+        "CONVOS_DATA_DIR", Path("data"), "embedded database, its log and the development secret"
+    )
+    log_level: str = setting(
+        "LOG_LEVEL", "info", "debug also logs every request", parse=parse_lower
+    )
+
+    # --- HTTP server (uvicorn; enforced in app/server.py) ------------------
+    server_max_header_bytes: int = setting(
+        "SERVER_MAX_HEADER_BYTES",
+        32 * 1024,
+        "request line + headers; more is 431 (twice Node's 16 KB, LibreChat's own cap)",
+    )
+    server_header_timeout_s: float = setting(
+        "SERVER_HEADER_TIMEOUT_S", 20.0, "a request's headers must arrive within this; else 408"
+    )
+    server_body_timeout_s: float = setting(
+        "SERVER_BODY_TIMEOUT_S",
+        30.0,
+        "a request body must arrive within this plus SERVER_BODY_MIN_BYTES_PER_S; else 408",
+    )
+    server_body_min_bytes_per_s: int = setting(
+        "SERVER_BODY_MIN_BYTES_PER_S",
+        500,
+        "each such many body bytes earn one more second, so slow uploads go on, drips do not",
+    )
+    server_keepalive_timeout_s: int = setting(
+        "SERVER_KEEPALIVE_TIMEOUT_S", 30, "an idle keep-alive connection is closed after this"
+    )
 
     # --- database --------------------------------------------------------
-    # MONGO_URI (LibreChat's name; MONGODB_URI accepted). None = embedded.
-    mongo_uri: str | None = None
-    # Database used when the URI names none; LibreChat's default name.
-    mongo_db_name: str = "LibreChat"
-    # MONGO_TIMEOUT_MS: how long a request waits for an unreachable server
-    # before answering 503, so requests do not hang for PyMongo's 30 s.
-    mongo_timeout_ms: int = 5000
+    mongo_uri: str | None = setting(
+        "MONGO_URI",
+        None,
+        "LibreChat's MongoDB; unset = start the embedded database",
+        parse=parse_str,
+        aliases=("MONGODB_URI",),
+    )
+    mongo_db_name: str = setting(
+        "MONGO_DB_NAME", "LibreChat", "database when the URI names none; LibreChat's name"
+    )
+    mongo_timeout_ms: int = setting(
+        "MONGO_TIMEOUT_MS", 5000, "answer 503 after this, not hang for PyMongo's 30 s"
+    )
 
     # --- auth ------------------------------------------------------------
-    jwt_secret: str = ""  # JWT_SECRET; generated and kept in data_dir in development.
-    jwt_leeway_s: int = 30  # clock skew tolerated on exp/nbf, small on purpose.
+    jwt_secret: str = setting(
+        "JWT_SECRET",
+        "",
+        "HS256 secret of LibreChat's tokens; in development generated once into data_dir",
+        shown="generated",
+    )
+    jwt_leeway_s: int = setting(
+        "JWT_LEEWAY_S", 30, "clock skew tolerated on exp/nbf, small on purpose"
+    )
 
     # --- request bodies --------------------------------------------------
-    # LibreChat's express.json limit: 3 MB. Larger JSON bodies answer 413.
-    max_json_body_bytes: int = 3 * 1024 * 1024
-    # CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES, LibreChat's name and default.
-    import_max_file_bytes: int = 262_144_000
-    # CONVERSATION_IMPORT_TEMP_DIR: where uploads are spooled while they are
-    # validated and imported (deleted after); None = the system's temp dir.
-    import_temp_dir: Path | None = None
+    max_json_body_bytes: int = setting(
+        "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024, "LibreChat's express.json limit; larger is 413"
+    )
+    import_max_file_bytes: int = setting(
+        "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES",
+        262_144_000,
+        "largest import upload; LibreChat's name and default",
+    )
+    import_temp_dir: Path | None = setting(
+        "CONVERSATION_IMPORT_TEMP_DIR",
+        None,
+        "where uploads are spooled while imported (deleted after); unset = system temp dir",
+        parse=parse_path,
+    )
 
     # --- rate limits (LibreChat's names and defaults) --------------------
-    # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas
-    # (moving windows; see resolvers/adapters/rate_limiter.py for how requests are counted).
-    rate_limit_storage_uri: str = "memory://"
-    # RATE_LIMIT_KEY_PREFIX: keeps deployments sharing one Redis apart.
-    rate_limit_key_prefix: str = "convos-gateway"
-    # TRUSTED_PROXIES: comma-separated IPs or CIDR networks whose
-    # X-Forwarded-For is believed (right-most untrusted address = client).
-    trusted_proxies: tuple[str, ...] = ()
-    import_ip_max: int = 100
-    import_ip_window_min: int = 15
-    import_user_max: int = 50
-    import_user_window_min: int = 15
-    fork_ip_max: int = 30
-    fork_ip_window_min: int = 1
-    fork_user_max: int = 7
-    fork_user_window_min: int = 1
+    rate_limit_storage_uri: str = setting(
+        "RATE_LIMIT_STORAGE_URI",
+        "memory://",
+        "memory:// for one process, redis://... for replicas (resolvers/adapters/rate_limiter.py)",
+    )
+    rate_limit_key_prefix: str = setting(
+        "RATE_LIMIT_KEY_PREFIX", "convos-gateway", "keeps deployments sharing one Redis apart"
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        "TRUSTED_PROXIES",
+        (),
+        "comma-separated IPs or CIDRs whose X-Forwarded-For is believed (right-most untrusted)",
+    )
+    import_ip_max: int = setting(
+        "IMPORT_IP_MAX", 100, "imports per IP per window", parse=parse_limiter
+    )
+    import_ip_window_min: int = setting(
+        "IMPORT_IP_WINDOW", 15, "minutes of the per-IP import window", parse=parse_limiter
+    )
+    import_user_max: int = setting(
+        "IMPORT_USER_MAX", 50, "imports per user per window", parse=parse_limiter
+    )
+    import_user_window_min: int = setting(
+        "IMPORT_USER_WINDOW", 15, "minutes of the per-user import window", parse=parse_limiter
+    )
+    fork_ip_max: int = setting(
+        "FORK_IP_MAX", 30, "forks + duplicates per IP per window", parse=parse_limiter
+    )
+    fork_ip_window_min: int = setting(
+        "FORK_IP_WINDOW", 1, "minutes of the per-IP fork window", parse=parse_limiter
+    )
+    fork_user_max: int = setting(
+        "FORK_USER_MAX", 7, "forks + duplicates per user per window", parse=parse_limiter
+    )
+    fork_user_window_min: int = setting(
+        "FORK_USER_WINDOW", 1, "minutes of the per-user fork window", parse=parse_limiter
+    )
 
     # --- title generation ------------------------------------------------
-    # REDIS_URI: shared title cache and events for replicas; None = in memory.
-    redis_uri: str | None = None
-    title_api_base_url: str | None = None  # TITLE_API_BASE_URL (OpenAI-compatible)
-    title_api_key: str | None = None  # TITLE_API_KEY
-    title_model: str = "gpt-4o-mini"  # TITLE_MODEL
-    title_timeout_s: float = 10.0  # TITLE_TIMEOUT_S: one API call, then give up.
-    title_max_retries: int = 2  # TITLE_MAX_RETRIES: bounded retries on 429/5xx.
-    # TITLE_FALLBACK_OFFLINE: use the offline generator when the API fails.
-    title_fallback_offline: bool = True
-    # TITLE_GENERATION: off = never generate titles (gen_title then answers 404
-    # unless another replica cached one); for operators who want titles untouched.
-    title_generation: bool = True
-    title_cache_ttl_s: int = 120  # TITLE_CACHE_TTL_S: LibreChat keeps titles 2 minutes.
+    redis_uri: str | None = setting(
+        "REDIS_URI",
+        None,
+        "shared title cache and GraphQL events for replicas; unset = in memory",
+        parse=parse_str,
+    )
+    title_api_base_url: str | None = setting(
+        "TITLE_API_BASE_URL",
+        None,
+        "OpenAI-compatible API for titles; unset = the offline generator",
+        parse=parse_str,
+    )
+    title_api_key: str | None = setting(
+        "TITLE_API_KEY", None, "bearer key for the title API", parse=parse_str
+    )
+    title_model: str = setting("TITLE_MODEL", "gpt-4o-mini", "model asked for titles")
+    title_timeout_s: float = setting("TITLE_TIMEOUT_S", 10.0, "one title API call, then give up")
+    title_max_retries: int = setting("TITLE_MAX_RETRIES", 2, "bounded retries on 429/5xx")
+    title_fallback_offline: bool = setting(
+        "TITLE_FALLBACK_OFFLINE", True, "use the offline generator when the API fails"
+    )
+    title_generation: bool = setting(
+        "TITLE_GENERATION",
+        True,
+        "false = never generate titles (gen_title then answers 404), titles left untouched",
+    )
+    title_cache_ttl_s: int = setting(
+        "TITLE_CACHE_TTL_S", 120, "LibreChat keeps generated titles 2 minutes"
+    )
 
     # --- GraphQL ---------------------------------------------------------
-    graphiql: bool = True  # GRAPHIQL; forced off in production unless set.
-    introspection: bool = True  # GRAPHQL_INTROSPECTION; off in production unless set.
-    max_query_depth: int = 10  # GRAPHQL_MAX_DEPTH: conversation>messages>children...
-    max_aliases: int = 30  # GRAPHQL_MAX_ALIASES
-    max_tokens: int = 2000  # GRAPHQL_MAX_TOKENS: parser work is linear in tokens.
-    max_query_cost: int = 50_000  # GRAPHQL_MAX_COST: list sizes multiply their children.
-    parser_cache_size: int = 512  # bounded: attacker-chosen documents must not grow memory.
-    validation_cache_size: int = 512
-    # GRAPHQL_LIST_SIZE: the size the cost limit assumes for a list field
-    # without `first`/`limit` (a conversation's messages, its tags), and the
-    # cap it puts on any `first`/`limit` (the resolvers clamp at 100).
-    list_size_estimate: int = 10
-    max_list_size: int = 100  # GRAPHQL_MAX_LIST_SIZE
-    # GRAPHQL_MAX_MESSAGES_PER_CONVERSATION: what a conversation's `messages`
-    # may hold: the cost limit counts each at this size, and a conversation
-    # with more answers TOO_MANY_MESSAGES instead of being read whole.
-    max_messages_per_conversation: int = 2000
-    # GRAPHQL_FIELD_SUGGESTIONS: "Did you mean ...?" hints leak the schema;
-    # off in production unless set.
-    field_suggestions: bool = True
-    # GRAPHQL_MAX_BATCH: operations in one HTTP request; 0 = batching off
-    # (OWASP: batches amplify brute force and hide cost from rate limits).
-    max_batch: int = 0
-    # GRAPHQL_MAX_BODY_BYTES: a 2,000-token document is ~20 KB; our variables
-    # are small. Larger bodies answer 413 before any parsing.
-    max_body_bytes: int = 1024 * 1024
-    # GRAPHQL_TIMEOUT_S: one HTTP operation's execution; then 503 TIMEOUT.
-    execution_timeout_s: float = 10.0
-    # GRAPHQL_GET_CACHE_MAX_AGE_S: > 0 lets a proxy cache successful GET
-    # queries (persisted ones) per token (`public, max-age`, `Vary: Authorization`).
-    get_cache_max_age_s: int = 0
+    graphiql: bool = setting(
+        "GRAPHIQL", True, "serve GraphiQL at GET /graphql; off in production", production=False
+    )
+    introspection: bool = setting(
+        "GRAPHQL_INTROSPECTION", True, "allow __schema/__type; off in production", production=False
+    )
+    max_query_depth: int = setting(
+        "GRAPHQL_MAX_DEPTH", 10, "deepest selection: conversation>messages>children..."
+    )
+    max_aliases: int = setting(
+        "GRAPHQL_MAX_ALIASES", 30, "aliases per document, fragments included"
+    )
+    max_tokens: int = setting(
+        "GRAPHQL_MAX_TOKENS", 2000, "parser tokens per document; parser work is linear in them"
+    )
+    max_query_cost: int = setting(
+        "GRAPHQL_MAX_COST",
+        250_000,
+        "estimated cost; list sizes multiply their children (messages count as "
+        "GRAPHQL_MAX_MESSAGES_PER_CONVERSATION): a page of 10 with messages fits, 100 does not",
+    )
+    max_messages_per_conversation: int = setting(
+        "GRAPHQL_MAX_MESSAGES_PER_CONVERSATION",
+        2000,
+        "most messages one conversation's `messages` reads (more: TOO_MANY_MESSAGES); "
+        "the cost limit counts `messages` at this size",
+    )
+    parser_cache_size: int = setting(
+        "GRAPHQL_PARSER_CACHE_SIZE", 512, "bounded: attacker-chosen documents must not grow memory"
+    )
+    validation_cache_size: int = setting(
+        "GRAPHQL_VALIDATION_CACHE_SIZE", 512, "bounded for the same reason as the parser cache"
+    )
+    list_size_estimate: int = setting(
+        "GRAPHQL_LIST_SIZE",
+        10,
+        "size the cost limit assumes for a list without first/limit (messages, tags)",
+    )
+    max_list_size: int = setting(
+        "GRAPHQL_MAX_LIST_SIZE", 100, "cap on any first/limit (the resolvers clamp at 100)"
+    )
+    field_suggestions: bool = setting(
+        "GRAPHQL_FIELD_SUGGESTIONS",
+        True,
+        '"Did you mean ...?" hints leak the schema; off in production',
+        production=False,
+    )
+    max_batch: int = setting(
+        "GRAPHQL_MAX_BATCH", 0, "operations per HTTP request; 0 = off (batches hide cost, OWASP)"
+    )
+    max_body_bytes: int = setting(
+        "GRAPHQL_MAX_BODY_BYTES",
+        1024 * 1024,
+        "larger bodies answer 413 before parsing; a 2,000-token document is ~20 KB",
+    )
+    execution_timeout_s: float = setting(
+        "GRAPHQL_TIMEOUT_S", 10.0, "one HTTP operation's execution; then 503 TIMEOUT"
+    )
+    graphql_fast_path: bool = setting(
+        "GRAPHQL_FAST_PATH",
+        True,
+        "answer plain fields without graphql-core's per-field work; false = Strawberry's path",
+    )
+    get_cache_max_age_s: int = setting(
+        "GRAPHQL_GET_CACHE_MAX_AGE_S",
+        0,
+        "> 0 lets a proxy cache successful GET queries per token (Vary: Authorization)",
+    )
+
     # --- persisted queries (Apollo APQ wire format) -----------------------
-    apq: bool = True  # GRAPHQL_APQ: register/lookup by sha256 in extensions.persistedQuery.
-    apq_cache_size: int = 1000  # GRAPHQL_APQ_CACHE_SIZE: in-memory LRU entries.
-    # GRAPHQL_APQ_MAX_QUERY_BYTES: longer documents run but are not stored, so
-    # the memory store stays under size x this.
-    apq_max_query_bytes: int = 32 * 1024
-    apq_ttl_s: int = 7 * 24 * 3600  # GRAPHQL_APQ_TTL_S: Redis entries expire.
-    # GRAPHQL_ALLOW_LIST: a persisted-query manifest (JSON); when set, only
-    # its operations run and APQ registration is refused.
-    allow_list_path: Path | None = None
+    apq: bool = setting(
+        "GRAPHQL_APQ", True, "register/look up documents by sha256 in extensions.persistedQuery"
+    )
+    apq_cache_size: int = setting("GRAPHQL_APQ_CACHE_SIZE", 1000, "in-memory LRU entries")
+    apq_max_query_bytes: int = setting(
+        "GRAPHQL_APQ_MAX_QUERY_BYTES",
+        32 * 1024,
+        "longer documents run but are not stored: the store stays under size x this",
+    )
+    apq_ttl_s: int = setting("GRAPHQL_APQ_TTL_S", 7 * 24 * 3600, "Redis entries expire")
+    allow_list_path: Path | None = setting(
+        "GRAPHQL_ALLOW_LIST",
+        None,
+        "a persisted-query manifest (JSON): only its operations run, APQ registration refused",
+        parse=parse_path,
+    )
+
     # --- subscriptions (graphql-transport-ws) -----------------------------
-    # REDIS_EVENTS_CHANNEL: the pub/sub channel replicas share (with REDIS_URI).
-    events_channel: str = "convos-gateway:events"
-    # GRAPHQL_MAX_SUBSCRIPTIONS: operations open at once on one WebSocket.
-    max_subscriptions_per_connection: int = 10
-    # GRAPHQL_WS_MAX_CONNECTIONS_PER_USER: WebSockets one user holds open in
-    # this process (each costs a task and event fan-out); 0 = no cap.
-    ws_max_connections_per_user: int = 5
-    ws_init_timeout_s: float = 10.0  # GRAPHQL_WS_INIT_TIMEOUT_S: connection_init deadline.
-    # GRAPHQL_EVENT_QUEUE_SIZE: events buffered for one slow subscriber; past
-    # it the subscription ends with EVENTS_OVERFLOW (refetch, resubscribe).
-    event_queue_size: int = 100
-    # --- operations: health, metrics, logs, shutdown ---------------------
-    # READY_TIMEOUT_MS: /ready's budget per dependency ping; a probe must
-    # answer well within a load balancer's own timeout.
-    ready_timeout_ms: int = 1000
-    metrics_enabled: bool = True  # METRICS_ENABLED: /metrics in Prometheus text format.
-    # METRICS_PORT: serve /metrics only on this port (not the public one);
-    # None = on the public port. METRICS_HOST: its address (default HOST).
-    metrics_port: int | None = None
-    metrics_host: str | None = None
-    # METRICS_MAX_OPERATIONS: distinct GraphQL operation names labelled; later
-    # names count as "other" (clients choose names: bound the series).
-    metrics_max_operations: int = 100
-    log_format: str = "text"  # LOG_FORMAT: text (people) or json (one object per line).
-    # SHUTDOWN_GRACE_S: on SIGTERM, in-flight requests get this long to finish;
-    # with the database's stop the process exits within 10 s.
-    shutdown_grace_s: int = 8
+    events_channel: str = setting(
+        "REDIS_EVENTS_CHANNEL", "convos-gateway:events", "the pub/sub channel replicas share"
+    )
+    max_subscriptions_per_connection: int = setting(
+        "GRAPHQL_MAX_SUBSCRIPTIONS", 10, "operations open at once on one WebSocket"
+    )
+    ws_max_connections_per_user: int = setting(
+        "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER",
+        5,
+        "WebSockets one user may hold open per process (more: close 4429); 0 = no cap",
+    )
+    ws_init_timeout_s: float = setting(
+        "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0, "deadline for a WebSocket's connection_init"
+    )
+    event_queue_size: int = setting(
+        "GRAPHQL_EVENT_QUEUE_SIZE",
+        100,
+        "events buffered per slow subscriber; past it EVENTS_OVERFLOW ends the subscription",
+    )
+
+    # --- operations: readiness, metrics, logs, shutdown --------------------
+    ready_timeout_ms: int = setting(
+        "READY_TIMEOUT_MS", 1000, "how long /ready waits for each dependency before calling it down"
+    )
+    metrics_enabled: bool = setting(
+        "METRICS_ENABLED", True, "serve /metrics in Prometheus text format"
+    )
+    metrics_port: int | None = setting(
+        "METRICS_PORT",
+        None,
+        "serve /metrics only on this port, not the public one; unset = the public port",
+        parse=parse_optional_port,
+    )
+    metrics_host: str | None = setting(
+        "METRICS_HOST", None, "address of METRICS_PORT; unset = HOST", parse=parse_str
+    )
+    metrics_max_operations: int = setting(
+        "METRICS_MAX_OPERATIONS",
+        100,
+        "distinct GraphQL operation names labelled; later ones count as other (bounded series)",
+    )
+    log_format: str = setting(
+        "LOG_FORMAT", "text", "text (people) or json (one object per line)", parse=parse_lower
+    )
+    shutdown_grace_s: int = setting(
+        "SHUTDOWN_GRACE_S",
+        8,
+        "on SIGTERM, in-flight requests get this long; with the database's stop, exit within 10 s",
+    )
 
     @property
     def production(self) -> bool:
@@ -222,78 +378,16 @@ class Settings:
             SettingsError: a value is malformed, or production lacks a secret.
         """
         e = os.environ if env is None else env
-        mode = (_str(e, "CONVOS_ENV", "development") or "development").lower()
-        if mode not in {"development", "production", "test"}:
-            raise SettingsError(f"CONVOS_ENV must be development, production or test, got {mode!r}")
-        production = mode == "production"
-        proxies = _str(e, "TRUSTED_PROXIES", "") or ""
-        settings = cls(
-            env=mode,
-            host=_str(e, "HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(e, "PORT", DEFAULT_PORT),
-            data_dir=Path(_str(e, "CONVOS_DATA_DIR", "data") or "data"),
-            log_level=(_str(e, "LOG_LEVEL", "info") or "info").lower(),
-            mongo_uri=_str(e, "MONGO_URI") or _str(e, "MONGODB_URI"),
-            mongo_db_name=_str(e, "MONGO_DB_NAME", "LibreChat") or "LibreChat",
-            mongo_timeout_ms=_int(e, "MONGO_TIMEOUT_MS", 5000),
-            jwt_secret=_str(e, "JWT_SECRET", "") or "",
-            max_json_body_bytes=_int(e, "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024),
-            import_max_file_bytes=_int(e, "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES", 262_144_000),
-            import_temp_dir=_path(e, "CONVERSATION_IMPORT_TEMP_DIR"),
-            rate_limit_storage_uri=_str(e, "RATE_LIMIT_STORAGE_URI", "memory://") or "memory://",
-            rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", "convos-gateway")
-            or "convos-gateway",
-            trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
-            import_ip_max=_int(e, "IMPORT_IP_MAX", 100, zero_is_default=True),
-            import_ip_window_min=_int(e, "IMPORT_IP_WINDOW", 15, zero_is_default=True),
-            import_user_max=_int(e, "IMPORT_USER_MAX", 50, zero_is_default=True),
-            import_user_window_min=_int(e, "IMPORT_USER_WINDOW", 15, zero_is_default=True),
-            fork_ip_max=_int(e, "FORK_IP_MAX", 30, zero_is_default=True),
-            fork_ip_window_min=_int(e, "FORK_IP_WINDOW", 1, zero_is_default=True),
-            fork_user_max=_int(e, "FORK_USER_MAX", 7, zero_is_default=True),
-            fork_user_window_min=_int(e, "FORK_USER_WINDOW", 1, zero_is_default=True),
-            redis_uri=_str(e, "REDIS_URI"),
-            title_api_base_url=_str(e, "TITLE_API_BASE_URL"),
-            title_api_key=_str(e, "TITLE_API_KEY"),
-            title_model=_str(e, "TITLE_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
-            title_timeout_s=_float(e, "TITLE_TIMEOUT_S", 10.0),
-            title_max_retries=_int(e, "TITLE_MAX_RETRIES", 2),
-            title_fallback_offline=_bool(e, "TITLE_FALLBACK_OFFLINE", True),
-            title_cache_ttl_s=_int(e, "TITLE_CACHE_TTL_S", 120),
-            title_generation=_bool(e, "TITLE_GENERATION", True),
-            graphiql=_bool(e, "GRAPHIQL", not production),
-            introspection=_bool(e, "GRAPHQL_INTROSPECTION", not production),
-            max_query_depth=_int(e, "GRAPHQL_MAX_DEPTH", 10),
-            max_aliases=_int(e, "GRAPHQL_MAX_ALIASES", 30),
-            max_tokens=_int(e, "GRAPHQL_MAX_TOKENS", 2000),
-            max_query_cost=_int(e, "GRAPHQL_MAX_COST", 50_000),
-            list_size_estimate=_int(e, "GRAPHQL_LIST_SIZE", 10),
-            max_list_size=_int(e, "GRAPHQL_MAX_LIST_SIZE", 100),
-            max_messages_per_conversation=_int(e, "GRAPHQL_MAX_MESSAGES_PER_CONVERSATION", 2000),
-            field_suggestions=_bool(e, "GRAPHQL_FIELD_SUGGESTIONS", not production),
-            max_batch=_int(e, "GRAPHQL_MAX_BATCH", 0),
-            max_body_bytes=_int(e, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
-            execution_timeout_s=_float(e, "GRAPHQL_TIMEOUT_S", 10.0),
-            get_cache_max_age_s=_int(e, "GRAPHQL_GET_CACHE_MAX_AGE_S", 0),
-            apq=_bool(e, "GRAPHQL_APQ", True),
-            apq_cache_size=_int(e, "GRAPHQL_APQ_CACHE_SIZE", 1000),
-            apq_max_query_bytes=_int(e, "GRAPHQL_APQ_MAX_QUERY_BYTES", 32 * 1024),
-            apq_ttl_s=_int(e, "GRAPHQL_APQ_TTL_S", 7 * 24 * 3600),
-            allow_list_path=_path(e, "GRAPHQL_ALLOW_LIST"),
-            events_channel=_str(e, "REDIS_EVENTS_CHANNEL", "convos-gateway:events")
-            or "convos-gateway:events",
-            max_subscriptions_per_connection=_int(e, "GRAPHQL_MAX_SUBSCRIPTIONS", 10),
-            ws_max_connections_per_user=_int(e, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 5),
-            ws_init_timeout_s=_float(e, "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0),
-            event_queue_size=_int(e, "GRAPHQL_EVENT_QUEUE_SIZE", 100),
-            ready_timeout_ms=_int(e, "READY_TIMEOUT_MS", 1000),
-            metrics_enabled=_bool(e, "METRICS_ENABLED", True),
-            metrics_port=_int(e, "METRICS_PORT", 0) or None,
-            metrics_host=_str(e, "METRICS_HOST"),
-            metrics_max_operations=_int(e, "METRICS_MAX_OPERATIONS", 100),
-            log_format=(_str(e, "LOG_FORMAT", "text") or "text").lower(),
-            shutdown_grace_s=_int(e, "SHUTDOWN_GRACE_S", 8),
-        )
+        declared = {f.name: (f, env_setting(f)) for f in fields(cls)}
+        mode_field, mode_spec = declared["env"]
+        production = mode_spec.read(e, mode_field.default) == "production"
+        values: dict[str, Any] = {}
+        for name, (f, spec) in declared.items():
+            default = f.default
+            if production and spec.production is not None:
+                default = spec.production
+            values[name] = spec.read(e, default)
+        settings = cls(**values)
         settings.check()
         return settings
 
@@ -305,6 +399,10 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise SettingsError(f"{f.name} must not be negative")
+        if min(self.server_header_timeout_s, self.server_body_timeout_s) <= 0:
+            raise SettingsError(
+                "SERVER_HEADER_TIMEOUT_S and SERVER_BODY_TIMEOUT_S must be positive"
+            )
         if self.execution_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
             raise SettingsError("GraphQL timeouts must be positive")
         if self.max_list_size < 1 or self.event_queue_size < 1:

@@ -101,4 +101,5 @@ def make_schema(settings: Settings) -> strawberry.Schema:
         schema_extensions(settings),
         field_suggestions=settings.field_suggestions,
         max_batch=settings.max_batch,
+        fast_path=settings.graphql_fast_path,
     )

@@ -18,6 +18,13 @@ never takes it, and a selection is checked before any value is read.
 Anything unusual (a null in a non-null field, a value the scalar refuses, a
 schema extension that wraps every resolver) goes through graphql-core's
 normal path, which raises the same located errors as before.
+
+The fast path reads graphql-core's internals (``FieldDetails.node``,
+``collect_subfields``' triple, ``execute_field(s)``' parameters); both
+libraries are pinned exactly in pyproject.toml. Should a shape still differ,
+every read of it is inside a ``try`` whose failure takes the normal path, and
+``GRAPHQL_FAST_PATH=false`` (``build_schema(fast_path=False)``) leaves
+Strawberry's own execution context in place altogether.
 """
 
 from __future__ import annotations
@@ -130,6 +137,17 @@ class ObjectPlan:
     items_non_null: bool
 
 
+def _field_name(field_details_list: Any) -> str:
+    """The schema name of a collected field (graphql-core's ``FieldDetails``)."""
+    return str(field_details_list[0].node.name.value)
+
+
+def _subfields(context: Any, object_type: GraphQLObjectType, field_details_list: Any) -> Any:
+    """(grouped field set, new defer usages) below a field, from graphql-core."""
+    sub_fields, new_defer_usages, _ = context.collect_subfields(object_type, field_details_list)
+    return sub_fields, new_defer_usages
+
+
 def _unwrap(type_: GraphQLOutputType) -> tuple[Any, bool, bool, bool]:
     """(named type, non_null, is_list, items_non_null)."""
     non_null = isinstance(type_, GraphQLNonNull)
@@ -233,7 +251,7 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # A schema extension with a ``resolve`` hook must see every field:
         # then nothing takes the fast path.
-        manager = self.middleware_manager
+        manager = getattr(self, "middleware_manager", None)
         self._fast = COMPATIBLE and not (manager is not None and manager.middlewares)
         # Per request: whether a collected selection qualifies, by identity
         # (the selection is kept with the answer so its id cannot be reused).
@@ -248,7 +266,7 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         objects = self.objects.get(parent_type.name, {})
         plain = True
         for field_details_list in grouped_field_set.values():
-            name = field_details_list[0].node.name.value
+            name = _field_name(field_details_list)
             if name in leaves or name == "__typename":
                 continue
             plan = objects.get(name)
@@ -259,16 +277,14 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return plain
 
     def _plain_object(self, plan: ObjectPlan, field_details_list: Any) -> bool:
-        sub_fields, new_defer_usages, _ = self.collect_subfields(
-            plan.object_type, field_details_list
-        )
+        sub_fields, new_defer_usages = _subfields(self, plan.object_type, field_details_list)
         return not new_defer_usages and self._plain(plan.object_type, sub_fields)
 
     def _object_value(self, plan: ObjectPlan, source: Any, field_details_list: Any) -> Any:
         value = getattr(source, plan.attribute)
         if value is None:
             return _SLOW if plan.non_null else None
-        sub_fields = self.collect_subfields(plan.object_type, field_details_list)[0]
+        sub_fields = _subfields(self, plan.object_type, field_details_list)[0]
         if not plan.is_list:
             return self._answer(plan.object_type, value, sub_fields)
         if not isinstance(value, list | tuple):
@@ -292,6 +308,7 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         objects = self.objects.get(parent_type.name, {})
         results: dict[str, Any] = {}
         for response_name, field_details_list in grouped_field_set.items():
+            # _field_name inlined: this loop runs once per field of a page.
             name = field_details_list[0].node.name.value
             resolve = leaves.get(name)
             if resolve is not None:
@@ -313,9 +330,15 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        if self._fast and self._plain(parent_type, grouped_field_set):
+        if self._fast:
+            # Deciding is inside the try too: an unexpected shape from
+            # graphql-core means the normal path, never an error.
             try:
-                result = self._answer(parent_type, source_value, grouped_field_set)
+                result = (
+                    self._answer(parent_type, source_value, grouped_field_set)
+                    if self._plain(parent_type, grouped_field_set)
+                    else _SLOW
+                )
             except Exception:
                 result = _SLOW  # the normal path reports it properly
             if result is not _SLOW:
@@ -335,9 +358,9 @@ class LeafFastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # One plain field among others that are not (e.g. `edges` next to a
         # resolved `totalCount`): answer just this one.
         if self._fast:
-            name = field_details_list[0].node.name.value
             result: Any = _SLOW
             try:
+                name = _field_name(field_details_list)
                 resolve = self.resolvers.get(parent_type.name, {}).get(name)
                 if resolve is not None:
                     result = resolve(source)
@@ -364,9 +387,16 @@ def execution_context_for() -> type[LeafFastExecutionContext]:
 
 
 def install_plans(context_class: type[LeafFastExecutionContext], schema: GraphQLSchema) -> None:
-    context_class.plans = leaf_plans(schema)
-    context_class.objects = object_plans(schema)
-    context_class.resolvers = {
-        type_name: {name: plan.resolver() for name, plan in fields.items()}
-        for type_name, fields in context_class.plans.items()
-    }
+    """Fill ``context_class``'s plans for ``schema``; none (normal path) if that fails."""
+    try:
+        plans = leaf_plans(schema)
+        objects = object_plans(schema)
+        resolvers = {
+            type_name: {name: plan.resolver() for name, plan in fields.items()}
+            for type_name, fields in plans.items()
+        }
+    except Exception:  # pragma: no cover - depends on the installed libraries
+        log.warning("unexpected schema shape; leaf fast path disabled", exc_info=True)
+        plans, objects, resolvers = {}, {}, {}
+    context_class.plans, context_class.objects = plans, objects
+    context_class.resolvers = resolvers

@@ -387,13 +387,14 @@ def build_schema(
     *,
     field_suggestions: bool = True,
     max_batch: int = 0,
+    fast_path: bool = True,
 ) -> strawberry.Schema:
     """The schema with the given extensions (limits, masking, caches).
 
     Resolver-less leaf fields take a fast path through execution (see
-    :mod:`resolvers.graphql.execution`).
+    :mod:`resolvers.graphql.execution`) unless ``fast_path`` is false.
     """
-    context_class = execution_context_for()
+    context_class = execution_context_for() if fast_path else None
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -402,5 +403,6 @@ def build_schema(
         extensions=list(extensions),
         execution_context_class=context_class,
     )
-    install_plans(context_class, schema._schema)
+    if context_class is not None:
+        install_plans(context_class, schema._schema)
     return schema

@@ -11,8 +11,10 @@ import httpx
 import pytest
 from bson import ObjectId
 
+from app.settings import Settings
 from storage import tags as tag_store
 from storage.database import Database
+from tests.conftest import make_settings
 from tests.utils.factories import (
     ALICE,
     BASE_TIME,
@@ -50,6 +52,12 @@ async def _error(
     assert body["data"] is None, body
     (error,) = body["errors"]
     return error["extensions"]["code"], error["message"]
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "normal-path"])
+def settings(request: pytest.FixtureRequest, mongo_uri: str) -> Settings:
+    """Every test here runs with GRAPHQL_FAST_PATH on and off: same answers."""
+    return make_settings(mongo_uri, graphql_fast_path=request.param)
 
 
 # --- queries -----------------------------------------------------------------

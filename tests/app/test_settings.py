@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from app.setting_fields import documented_default, env_setting
 from app.settings import Settings, SettingsError
 
 
@@ -81,3 +84,54 @@ def test_messages_per_conversation_is_read_and_must_be_positive() -> None:
     assert Settings.from_env({}).max_messages_per_conversation == 2000
     with pytest.raises(SettingsError, match="GRAPHQL_MAX_MESSAGES_PER_CONVERSATION"):
         Settings.from_env({"GRAPHQL_MAX_MESSAGES_PER_CONVERSATION": "0"})
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_table() -> dict[tuple[str, ...], str]:
+    """README's configuration table: variable names (aliases included) -> default."""
+    section = README.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[tuple[str, ...], str] = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        name_cell, default_cell, _ = (cell.strip() for cell in line.strip("|").split("|", 2))
+        rows[tuple(re.findall(r"`([A-Z][A-Z0-9_]*)`", name_cell))] = default_cell.replace("`", "")
+    return rows
+
+
+def _declared() -> dict[tuple[str, ...], tuple[str, str]]:
+    """Each setting's variable names -> (default as documented, reason)."""
+    return {
+        env_setting(f).names: (documented_default(f), env_setting(f).reason)
+        for f in fields(Settings)
+    }
+
+
+def test_every_settings_field_is_declared_with_its_variable_and_reason() -> None:
+    for f in fields(Settings):
+        spec = env_setting(f)
+        assert spec.names and spec.reason.strip(), f.name
+
+
+def test_readme_table_documents_every_setting_with_its_default() -> None:
+    table = _readme_table()
+    missing = [
+        f"| {' / '.join(f'`{n}`' for n in names)} | `{default}` | {reason} |"
+        for names, (default, reason) in _declared().items()
+        if table.get(names) != default
+    ]
+    assert not missing, "README.md configuration table needs these rows:\n" + "\n".join(missing)
+
+
+def test_readme_table_lists_no_variable_the_code_does_not_read() -> None:
+    declared = _declared()
+    assert [names for names in _readme_table() if names not in declared] == []
+
+
+def test_production_defaults_apply_unless_the_variable_is_set() -> None:
+    production = {"CONVOS_ENV": "production", "JWT_SECRET": "x" * 40}
+    assert not Settings.from_env(production).field_suggestions
+    assert Settings.from_env({**production, "GRAPHQL_FIELD_SUGGESTIONS": "1"}).field_suggestions
+    assert Settings.from_env({}).field_suggestions

@@ -7,10 +7,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from resolvers.graphql import execution
 from resolvers.graphql.execution import (
     COMPATIBLE,
     LeafFastExecutionContext,
@@ -237,3 +239,29 @@ def test_plain_selections_skip_graphql_cores_per_field_work(monkeypatch: Any) ->
     # Only the root field, which has a resolver, goes through graphql-core.
     assert calls == ["Query"]
     assert len(normal_calls) == 1 + 4 + 2 * 2 + 1
+
+
+def test_fast_path_off_leaves_strawberrys_own_execution() -> None:
+    from app.graphql_app import make_schema
+
+    from app.settings import Settings
+
+    off = make_schema(Settings(graphql_fast_path=False))
+    assert not issubclass(off.execution_context_class, LeafFastExecutionContext)
+    on = make_schema(Settings())
+    assert issubclass(on.execution_context_class, LeafFastExecutionContext)
+
+
+def _unexpected_shape(*args: Any) -> Any:
+    raise AttributeError("'FieldDetails' object has no attribute 'node'")
+
+
+@pytest.mark.parametrize("reader", ["_field_name", "_subfields"])
+def test_an_unexpected_graphql_core_shape_falls_back_to_the_normal_path(
+    monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    # What graphql-core hands the fast path (FieldDetails, collect_subfields'
+    # triple) changes shape: the query still answers, the normal way.
+    normal = _result(_schema(fast=False))
+    monkeypatch.setattr(execution, reader, _unexpected_shape)
+    assert _result(_schema(fast=True)) == normal

@@ -272,12 +272,14 @@ async def test_body_just_under_3_mb_is_accepted(
     assert response.json()["title"] == "y" * 1024
 
 
-async def test_token_without_exp_is_accepted_as_contract_says_exp_is_honoured_when_present(
+async def test_token_without_exp_is_401_as_librechat_always_issues_exp(
     client: httpx.AsyncClient,
 ) -> None:
+    # More cases, GraphQL and WebSocket included: tests/app/test_token_expiry.py.
     no_exp = jwt.encode({"id": ALICE, "iat": int(time.time())}, JWT_SECRET, algorithm="HS256")
     response = await client.get("/api/convos", headers={"Authorization": f"Bearer {no_exp}"})
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert response.json() == {"message": "jwt expiration required"}
 
 
 async def test_token_of_another_algorithm_is_401(client: httpx.AsyncClient) -> None:
