@@ -9,11 +9,17 @@ instead of reading (and answering) every message of a hundred conversations.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
+from graphql import parse, validate
 
+from app.graphql.schema import limits_from
+from app.graphql_limits import create_limits_rule
 from app.settings import Settings
+from resolvers.graphql.schema import build_schema
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.commands import CommandLog, monitored_app
@@ -53,8 +59,8 @@ async def test_a_page_of_conversations_with_messages_is_refused_before_any_datab
     [error] = body["errors"]
     # 1 + (1 + 100 x (1 + (1 + 2,000 messages x 4 fields)))
     cost = 2 + 100 * (2 + 2000 * 4)
-    assert error["extensions"] == {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": 50_000}
-    assert f"estimated cost of {cost}, above the limit of 50000" in error["message"]
+    assert error["extensions"] == {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": 250_000}
+    assert f"estimated cost of {cost}, above the limit of 250000" in error["message"]
     assert "messages count as 2000" in error["message"]
     assert commands == []
 
@@ -120,3 +126,12 @@ async def test_a_conversations_tags_are_at_most_what_a_conversation_may_carry(
     await insert_conversation(database, ALICE, tags=[f"t{i}" for i in range(300)])
     body = await _post(client, "{ conversations(first: 1) { edges { node { tagNames } } } }")
     assert len(body["data"]["conversations"]["edges"][0]["node"]["tagNames"]) == 256
+
+
+def test_the_readme_example_page_fits_the_default_cost_limit() -> None:
+    # The first query a newcomer copies must not be refused by our own limit.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [query] = re.findall(r"```graphql\n(query Recent .*?)```", readme, flags=re.S)
+    rule = create_limits_rule(limits_from(Settings()))
+    errors = validate(build_schema([])._schema, parse(query), [rule])
+    assert errors == []
