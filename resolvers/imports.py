@@ -52,7 +52,9 @@ from resolvers.importing import (
     ImportSummary,
     OpenStream,
     ParsedConversation,
+    Upload,
     iter_import,
+    open_upload,
     validate_import,
 )
 from resolvers.services import Services
@@ -203,8 +205,7 @@ async def import_conversations(
         services: The process's services.
         admission: From :func:`admit_import` (or ``ImportAdmission.unmetered``);
             spent by this call.
-        open_stream: Returns a new binary file object over the upload at each
-            call (it is read twice).
+        open_stream: Returns a binary file object over the upload (called once).
         max_uncompressed_bytes: Cap on the bytes inflated from a zip.
         on_validated: Called with what the file holds once it validated,
             before anything is written.
@@ -222,13 +223,27 @@ async def import_conversations(
         PyMongoError: A write failed; what this import had written was deleted.
     """
     user = admission.spend()
-    # Parsing is CPU work: a thread keeps the event loop serving others.
-    summary = await asyncio.to_thread(
-        validate_import, open_stream, max_uncompressed_bytes=max_uncompressed_bytes
-    )
+    # Inflating and parsing are CPU work: a thread keeps the event loop
+    # serving others. A zip is inflated here, once, for both passes.
+    upload = await asyncio.to_thread(open_upload, open_stream, max_uncompressed_bytes)
+    try:
+        return await _import(services, user, upload, on_validated, on_progress, batch_messages)
+    finally:
+        upload.close()
+
+
+async def _import(
+    services: Services,
+    user: str,
+    upload: Upload,
+    on_validated: Callable[[ImportSummary], None] | None,
+    on_progress: ProgressCallback | None,
+    batch_messages: int,
+) -> ImportResult:
+    summary = await asyncio.to_thread(validate_import, upload)
     if on_validated is not None:
         on_validated(summary)
-    parsed = iter_import(open_stream, user, utcnow(), max_uncompressed_bytes=max_uncompressed_bytes)
+    parsed = iter_import(upload, user, utcnow())
     written: list[str] = []
     untitled: list[Document] = []
     created_tags: list[str] = []

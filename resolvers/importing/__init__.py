@@ -2,11 +2,12 @@
 
 Storage-free: this package turns an uploaded file into LibreChat documents and
 the caller writes them. An import is atomic per file, so the caller makes two
-passes over the spooled upload::
+passes over the spooled upload, opened once (a zip is inflated once, to disk)::
 
-    summary = validate_import(open_stream)        # raises BadInput / PayloadTooLarge
-    for parsed in iter_import(open_stream, user_id, now):
-        ...                                       # insert_many in batches
+    with open_upload(open_stream) as upload:          # raises BadInput / PayloadTooLarge
+        summary = validate_import(upload)             # raises BadInput
+        for parsed in iter_import(upload, user_id, now):
+            ...                                       # insert_many in batches
 
 Both passes stream with ijson and hold one conversation at a time, so memory
 does not grow with the file. A zip (recognised by its bytes) is read member by
@@ -68,7 +69,7 @@ is inflated; a zip whose central directory exceeds 8 MiB is refused.
 from .detection import ImportFormat, detect_format
 from .documents import NO_PARENT, ParsedConversation
 from .passes import ImportSummary, OpenStream, iter_import, validate_import
-from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
+from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Upload, open_upload
 
 __all__ = [
     "DEFAULT_MAX_UNCOMPRESSED_BYTES",
@@ -77,7 +78,9 @@ __all__ = [
     "ImportSummary",
     "OpenStream",
     "ParsedConversation",
+    "Upload",
     "detect_format",
     "iter_import",
+    "open_upload",
     "validate_import",
 ]
