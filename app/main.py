@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -27,6 +28,7 @@ from app.persisted_queries import PersistedQueries
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
+from resolvers import imports as import_ops
 from resolvers.services import Services
 from resolvers.titles import build_title_service
 from storage.database import Database, connect
@@ -124,11 +126,22 @@ def create_app(
             index_task = asyncio.create_task(_indexes_until_ready(db))
         if isinstance(events, RedisEvents):
             await events.start()
+        # Imports: the pool's limits, and the sweep of imports a crash left hidden.
+        import_sweep = import_ops.start_imports(
+            services,
+            import_ops.ImportOptions(
+                max_concurrent=settings.import_max_concurrent,
+                max_concurrent_per_user=settings.import_max_concurrent_per_user,
+                abandon_after=timedelta(minutes=settings.import_abandon_after_min),
+                temp_dir=settings.import_temp_dir,
+            ),
+        )
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
+            import_sweep.cancel()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()

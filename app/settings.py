@@ -95,6 +95,16 @@ class Settings:
     # CONVERSATION_IMPORT_TEMP_DIR: where uploads are spooled while they are
     # validated and imported (deleted after); None = the system's temp dir.
     import_temp_dir: Path | None = None
+    # IMPORT_MAX_CONCURRENT: imports running at once; each holds a worker
+    # thread, CPU and disk for as long as its file takes.
+    import_max_concurrent: int = 2
+    # IMPORT_MAX_CONCURRENT_PER_USER: one user's share of those; their other
+    # imports queue behind their own, never ahead of another user's.
+    import_max_concurrent_per_user: int = 1
+    # IMPORT_ABANDON_AFTER (minutes): an import unfinished after this long is
+    # taken for crashed; its hidden documents expire and are swept. Far above
+    # the minutes the largest allowed file takes.
+    import_abandon_after_min: int = 60
 
     # --- rate limits (LibreChat's names and defaults) --------------------
     # RATE_LIMIT_STORAGE_URI: memory:// for one process, redis://... for replicas
@@ -217,6 +227,11 @@ class Settings:
             max_json_body_bytes=_int(e, "MAX_JSON_BODY_BYTES", 3 * 1024 * 1024),
             import_max_file_bytes=_int(e, "CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES", 262_144_000),
             import_temp_dir=_path(e, "CONVERSATION_IMPORT_TEMP_DIR"),
+            import_max_concurrent=_int(e, "IMPORT_MAX_CONCURRENT", 2, zero_is_default=True),
+            import_max_concurrent_per_user=_int(
+                e, "IMPORT_MAX_CONCURRENT_PER_USER", 1, zero_is_default=True
+            ),
+            import_abandon_after_min=_int(e, "IMPORT_ABANDON_AFTER", 60, zero_is_default=True),
             rate_limit_storage_uri=_str(e, "RATE_LIMIT_STORAGE_URI", "memory://") or "memory://",
             rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", "convos-gateway")
             or "convos-gateway",

@@ -1,8 +1,9 @@
 """Importing conversation exports: LibreChat, ChatGPT, Chatbot UI and Claude.
 
-Storage-free: this package turns an uploaded file into LibreChat documents and
-the caller writes them. An import is atomic per file, so the caller makes two
-passes over the spooled upload, opened once (a zip is inflated once, to disk)::
+This package turns an uploaded file into LibreChat documents, storage-free;
+``writes.py`` stores them (hidden until complete) and ``pool.py`` bounds how
+many imports run at once. An import is atomic per file, so the caller makes
+two passes over the spooled upload, opened once (a zip is inflated once)::
 
     with open_upload(open_stream) as upload:          # raises BadInput / PayloadTooLarge
         summary = validate_import(upload)             # raises BadInput
@@ -69,12 +70,14 @@ is inflated; a zip whose central directory exceeds 8 MiB is refused.
 from .detection import ImportFormat, detect_format
 from .documents import NO_PARENT, ParsedConversation
 from .passes import ImportSummary, OpenStream, iter_import, validate_import
+from .pool import ImportPool
 from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Upload, open_upload
 
 __all__ = [
     "DEFAULT_MAX_UNCOMPRESSED_BYTES",
     "NO_PARENT",
     "ImportFormat",
+    "ImportPool",
     "ImportSummary",
     "OpenStream",
     "ParsedConversation",
