@@ -92,8 +92,8 @@ class Settings:
     max_json_body_bytes: int = 3 * 1024 * 1024
     # CONVERSATION_IMPORT_MAX_FILE_SIZE_BYTES, LibreChat's name and default.
     import_max_file_bytes: int = 262_144_000
-    # CONVERSATION_IMPORT_TEMP_DIR: where uploads are spooled while they are
-    # validated and imported (deleted after); None = the system's temp dir.
+    # CONVERSATION_IMPORT_TEMP_DIR: where uploads, and the JSON inflated from a
+    # zip, are spooled while imported (deleted after); None = system temp dir.
     import_temp_dir: Path | None = None
     # IMPORT_MAX_CONCURRENT: imports running at once; each holds a worker
     # thread, CPU and disk for as long as its file takes.

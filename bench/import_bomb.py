@@ -16,6 +16,7 @@ Run against any checkout (it only uses the public entry points)::
 
     python -m bench.import_bomb                     # 1,000 MB bomb, 6 at once
     python -m bench.import_bomb --inflated-mb 200 --concurrent 3   # quicker
+    python -m bench.import_bomb --temp-dir /dev/shm                 # spool on tmpfs
 
 The bomb is cached in ``--data-dir`` (default: the temp dir).
 """
@@ -110,7 +111,8 @@ class InflationCounter:
         zipfile.ZipExtFile._read1 = self._original  # type: ignore[attr-defined]
 
 
-async def _run(uri: str, bomb: Path, inflated: int, concurrent: int) -> None:
+async def _run(uri: str, bomb: Path, inflated: int, concurrent: int, temp_dir: Path | None) -> None:
+    from resolvers import imports
     from resolvers.imports import ImportAdmission, import_conversations
     from resolvers.services import Services
     from storage.database import connect
@@ -119,6 +121,9 @@ async def _run(uri: str, bomb: Path, inflated: int, concurrent: int) -> None:
     database = connect(uri, db_name="bench_bomb")
     await ensure_indexes(database)
     services = Services(database=database)
+    if temp_dir is not None and hasattr(imports, "configure_imports"):
+        # Where the inflated members are spooled (checkouts before the spool ignore it).
+        imports.configure_imports(services, imports.ImportOptions(temp_dir=temp_dir))
 
     async def one_bomb() -> None:
         await import_conversations(
@@ -165,6 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--inflated-mb", type=int, default=1_000)
     parser.add_argument("--concurrent", type=int, default=6)
     parser.add_argument(
+        "--temp-dir",
+        type=Path,
+        default=None,
+        help="where the import spools inflated members (CONVERSATION_IMPORT_TEMP_DIR)",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "convos-bench-bomb"
     )
     args = parser.parse_args(argv)
@@ -180,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="bench-bomb-db-") as directory,
         EmbeddedServer(Path(directory) / "db") as server,
     ):
-        asyncio.run(_run(server.uri, bomb, inflated, args.concurrent))
+        asyncio.run(_run(server.uri, bomb, inflated, args.concurrent, args.temp_dir))
     return 0
 
 

@@ -51,8 +51,9 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from bson import ObjectId
 
@@ -83,6 +84,7 @@ from storage import imports as import_store
 from storage.database import Document
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 IMPORTED = "Conversation(s) imported successfully"
 FILE_REQUIRED = "file is required"
@@ -143,6 +145,24 @@ def _runtime(services: Services) -> _Runtime:
         configure_imports(services, ImportOptions())
         runtime = _RUNTIMES[id(services)]
     return runtime
+
+
+async def _to_thread_to_the_end(
+    work: Callable[[], _T], *, on_abandoned: Callable[[_T], None] | None = None
+) -> _T:
+    """``work()`` in a worker thread; a cancelled caller still waits for it to end.
+
+    A thread cannot be stopped: returning at once would free the pool's slot
+    while the work goes on. ``on_abandoned`` releases what the work returned.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is None and on_abandoned is not None:
+            on_abandoned(task.result())
+        raise
 
 
 def import_pool(services: Services) -> ImportPool:
@@ -309,8 +329,9 @@ async def import_conversations(
     async with runtime.pool.slot(user):
         # Inflating and parsing are CPU work: a thread keeps the event loop
         # serving others. A zip is inflated here, once, for both passes.
-        upload = await asyncio.to_thread(
-            open_upload, open_stream, max_uncompressed_bytes, runtime.options.temp_dir
+        upload = await _to_thread_to_the_end(
+            partial(open_upload, open_stream, max_uncompressed_bytes, runtime.options.temp_dir),
+            on_abandoned=Upload.close,
         )
         try:
             return await _import(
@@ -329,7 +350,7 @@ async def _import(
     on_progress: ProgressCallback | None,
     batch_messages: int,
 ) -> ImportResult:
-    summary = await asyncio.to_thread(validate_import, upload)
+    summary = await _to_thread_to_the_end(partial(validate_import, upload))
     if on_validated is not None:
         on_validated(summary)
     # The id's timestamp (real time) is when the import started, for the sweep.

@@ -123,3 +123,25 @@ def test_the_settings_default_to_two_imports_one_per_user(tmp_path: Path) -> Non
         {"IMPORT_MAX_CONCURRENT": "4", "IMPORT_MAX_CONCURRENT_PER_USER": "2"}
     )
     assert (custom.import_max_concurrent, custom.import_max_concurrent_per_user) == (4, 2)
+
+
+async def test_a_cancelled_import_keeps_its_slot_until_its_thread_ends(
+    database: Database,
+) -> None:
+    services = Services(database=database)
+    configure_imports(services, ImportOptions(max_concurrent=1, max_concurrent_per_user=1))
+    held = HeldUpload()
+    task = start(services, ALICE, held.open)
+    await entered(held)
+
+    task.cancel()
+    await settle()
+
+    # The thread reading the upload cannot be stopped: the slot stays taken.
+    assert not task.done()
+    assert import_pool(services).running == 1
+    held.release.set()
+    await asyncio.wait([task])
+    assert task.cancelled()
+    assert import_pool(services).running == 0
+    assert await database.conversations.count_documents({}) == 0
