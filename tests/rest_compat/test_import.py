@@ -3,6 +3,7 @@ file or nothing, 413 as soon as the limit is crossed, tags, rate limits."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -15,12 +16,13 @@ import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -726,3 +728,29 @@ async def test_an_import_killed_mid_way_shows_nothing_and_a_retry_gives_one_copy
     assert await database.conversations.count_documents({"_importId": {"$exists": True}}) == 0
     assert await database.messages.count_documents({"_importId": {"$exists": True}}) == 0
     assert await database.conversations.count_documents({"user": ALICE}) == 1 + 4
+
+
+async def test_the_app_sweeps_imports_abandoned_before_it_started(
+    mongo_uri: str, database: Database, tmp_path: Path
+) -> None:
+    abandoned = ObjectId.from_datetime(datetime.now(UTC) - timedelta(hours=2))
+    recent = ObjectId()  # may be running in another replica: kept
+    for import_id in (abandoned, recent):
+        await database.conversations.insert_one(
+            {"conversationId": str(import_id), "user": ALICE, "_importId": import_id}
+        )
+        await database.messages.insert_one(
+            {"messageId": str(import_id), "user": ALICE, "_importId": import_id}
+        )
+    application = create_app(make_settings(mongo_uri), database=database)
+
+    async with application.router.lifespan_context(application):
+        # The sweep runs in the background: wait for its effect (the guard
+        # only bounds a broken sweep).
+        for _ in range(600):
+            if await database.conversations.count_documents({"_importId": abandoned}) == 0:
+                break
+            await asyncio.sleep(0.05)
+
+    for collection in (database.conversations, database.messages):
+        assert [d["_importId"] for d in await collection.find().to_list(None)] == [recent]
