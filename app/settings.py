@@ -102,8 +102,8 @@ class Settings:
     # imports queue behind their own, never ahead of another user's.
     import_max_concurrent_per_user: int = 1
     # IMPORT_ABANDON_AFTER (minutes): an import unfinished after this long is
-    # taken for crashed; its hidden documents expire and are swept. Far above
-    # the minutes the largest allowed file takes.
+    # taken for crashed; its hidden documents expire and are swept. Well above
+    # what the largest upload takes (a huge local file via the CLI may need more).
     import_abandon_after_min: int = 60
 
     # --- rate limits (LibreChat's names and defaults) --------------------
