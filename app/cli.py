@@ -197,8 +197,15 @@ class _CountingReader(io.BufferedReader):
 
 
 async def _import(settings: Settings, path: Path, user: str, bar: ProgressBar) -> ImportResult:
+    from datetime import timedelta
+
     from resolvers.adapters.services import Services
-    from resolvers.importing.operation import ImportAdmission, import_conversations
+    from resolvers.importing.operation import (
+        ImportAdmission,
+        ImportOptions,
+        configure_imports,
+        import_conversations,
+    )
     from storage.database import connect
     from storage.indexes import ensure_indexes
 
@@ -206,10 +213,16 @@ async def _import(settings: Settings, path: Path, user: str, bar: ProgressBar) -
     database = connect(
         settings.mongo_uri, default_db=settings.mongo_db_name, timeout_ms=settings.mongo_timeout_ms
     )
+    services = Services(database=database)
+    # One import: the pool does not matter, where it spools and its age bound do.
+    abandon_after = timedelta(minutes=settings.import_abandon_after_min)
+    configure_imports(
+        services, ImportOptions(abandon_after=abandon_after, temp_dir=settings.import_temp_dir)
+    )
     try:
         await ensure_indexes(database)
         return await import_conversations(
-            Services(database=database),
+            services,
             # An operator importing a local file is not a client to rate limit.
             ImportAdmission.unmetered(user),
             lambda: _CountingReader(path, bar.read),

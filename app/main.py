@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -31,6 +32,7 @@ from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
 from resolvers.adapters.services import Services
+from resolvers.importing import operation as import_ops
 from resolvers.titles import build_title_service
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
@@ -128,6 +130,16 @@ def create_app(
             index_task = asyncio.create_task(_indexes_until_ready(db))
         if isinstance(events, RedisEvents):
             await events.start()
+        # Imports: the pool's limits, and the sweep of imports a crash left hidden.
+        import_sweep = import_ops.start_imports(
+            services,
+            import_ops.ImportOptions(
+                max_concurrent=settings.import_max_concurrent,
+                max_concurrent_per_user=settings.import_max_concurrent_per_user,
+                abandon_after=timedelta(minutes=settings.import_abandon_after_min),
+                temp_dir=settings.import_temp_dir,
+            ),
+        )
         if on_ready is not None:
             on_ready()
         stop_metrics_port = start_metrics_port(settings)
@@ -135,6 +147,7 @@ def create_app(
             yield
         finally:
             stop_metrics_port()
+            import_sweep.cancel()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()

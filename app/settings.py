@@ -143,8 +143,26 @@ class Settings:
     import_temp_dir: Path | None = setting(
         "CONVERSATION_IMPORT_TEMP_DIR",
         None,
-        "where uploads are spooled while imported (deleted after); unset = system temp dir",
+        "where uploads and JSON inflated from zips are spooled while imported; unset = system temp",
         parse=parse_path,
+    )
+    import_max_concurrent: int = setting(
+        "IMPORT_MAX_CONCURRENT",
+        2,
+        "imports running at once; each holds a worker thread, CPU and disk while it runs",
+        parse=parse_limiter,
+    )
+    import_max_concurrent_per_user: int = setting(
+        "IMPORT_MAX_CONCURRENT_PER_USER",
+        1,
+        "one user's share of those; their other imports queue behind their own",
+        parse=parse_limiter,
+    )
+    import_abandon_after_min: int = setting(
+        "IMPORT_ABANDON_AFTER",
+        60,
+        "minutes after which an unfinished import counts as crashed and is swept",
+        parse=parse_limiter,
     )
 
     # --- rate limits (LibreChat's names and defaults) --------------------

@@ -17,6 +17,13 @@ from pymongo import ReturnDocument
 from storage.database import Database, Document
 from storage.documents import HIDDEN
 
+# Conversations of an import in progress carry this field (storage/imports.py)
+# and expiredAt: lists skip them for expiredAt, reads by id and tag counts for
+# this one. Updates by id need no check: only a read reveals an id. Checked
+# after the index lookup, not in the filter: SecantusDB's planner scans the
+# collection for any filter field outside the index.
+IMPORTING = "_importId"
+
 # What a list item carries (docs/contract.md#convos-list): the summary fields
 # plus whichever optional ones are stored.
 SUMMARY_FIELDS = (
@@ -90,7 +97,8 @@ def substring_regex(text: str) -> dict[str, str]:
 def build_filter(user: str, flt: ListFilter) -> Document:
     clauses: list[Document] = [
         {"user": user},
-        # Temporary chats carry expiredAt and never appear in lists.
+        # Temporary chats carry expiredAt and never appear in lists (nor do
+        # conversations being imported: they carry it too).
         {"expiredAt": None},
         # false also matches documents that have no isArchived field.
         {"isArchived": True} if flt.is_archived else {"isArchived": {"$ne": True}},
@@ -205,9 +213,14 @@ async def count_before(
 async def find_one(
     database: Database, user: str, conversation_id: str, projection: Document | None = None
 ) -> Document | None:
-    return await database.conversations.find_one(
+    if projection is not None and any(projection.values()):
+        projection = {**projection, IMPORTING: 1}  # an inclusion projection
+    doc = await database.conversations.find_one(
         {"conversationId": conversation_id, "user": user}, projection or HIDDEN
     )
+    if doc is None or doc.pop(IMPORTING, None) is not None:
+        return None
+    return doc
 
 
 async def insert(database: Database, doc: Document) -> None:
@@ -297,6 +310,8 @@ async def tag_counts(database: Database, user: str, tags: Sequence[str]) -> dict
     cursor = await database.conversations.aggregate(
         [
             {"$match": {"user": user, "tags": {"$in": list(tags)}}},
+            # A stage of its own, so the first one keeps its index.
+            {"$match": {IMPORTING: None}},
             {"$unwind": "$tags"},
             {"$match": {"tags": {"$in": list(tags)}}},
             # A tag stored twice on one conversation still counts it once.

@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 # options": an existing LibreChat index serves the query just as well.
 _INDEX_CONFLICT_CODES = {85, 86}
 
+# Both collections: documents of imports in progress (storage/imports.py).
+IMPORT_INDEXES = [
+    # Only unfinished imports carry _importId: a tiny index for the final
+    # unmarking and for the sweep of abandoned imports.
+    IndexModel([("_importId", ASCENDING)], sparse=True),
+    # LibreChat's own TTL index (same keys and options): a temporary chat, or
+    # an import abandoned by a crash, is deleted once its expiredAt passes.
+    IndexModel([("expiredAt", ASCENDING)], expireAfterSeconds=0),
+]
+
 CONVERSATION_INDEXES = [
     IndexModel([("conversationId", ASCENDING), ("user", ASCENDING)], unique=True),
     # List pages: one index per sort key, each ending in the tie-breakers.
@@ -45,6 +55,7 @@ CONVERSATION_INDEXES = [
     ),
     # Tag filters, renames and pulls.
     IndexModel([("user", ASCENDING), ("tags", ASCENDING), ("updatedAt", DESCENDING)]),
+    *IMPORT_INDEXES,
 ]
 
 MESSAGE_INDEXES = [
@@ -60,6 +71,7 @@ MESSAGE_INDEXES = [
     ),
     # Message-text search is scoped to one user.
     IndexModel([("user", ASCENDING), ("conversationId", ASCENDING)]),
+    *IMPORT_INDEXES,
 ]
 
 TAG_INDEXES = [

@@ -1,12 +1,14 @@
 """Importing conversation exports: LibreChat, ChatGPT, Chatbot UI and Claude.
 
-Storage-free: this package turns an uploaded file into LibreChat documents and
-the caller writes them. An import is atomic per file, so the caller makes two
-passes over the spooled upload::
+This package turns an uploaded file into LibreChat documents, storage-free;
+``writes.py`` stores them (hidden until complete) and ``pool.py`` bounds how
+many imports run at once. An import is atomic per file, so the caller makes
+two passes over the spooled upload, opened once (a zip is inflated once)::
 
-    summary = validate_import(open_stream)        # raises BadInput / PayloadTooLarge
-    for parsed in iter_import(open_stream, user_id, now):
-        ...                                       # insert_many in batches
+    with open_upload(open_stream) as upload:          # raises BadInput / PayloadTooLarge
+        summary = validate_import(upload)             # raises BadInput
+        for parsed in iter_import(upload, user_id, now):
+            ...                                       # insert_many in batches
 
 Both passes stream with ijson and hold one conversation at a time, so memory
 does not grow with the file. A zip (recognised by its bytes) is read member by
@@ -68,16 +70,20 @@ is inflated; a zip whose central directory exceeds 8 MiB is refused.
 from .detection import ImportFormat, detect_format
 from .documents import NO_PARENT, ParsedConversation
 from .passes import ImportSummary, OpenStream, iter_import, validate_import
-from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
+from .pool import ImportPool
+from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Upload, open_upload
 
 __all__ = [
     "DEFAULT_MAX_UNCOMPRESSED_BYTES",
     "NO_PARENT",
     "ImportFormat",
+    "ImportPool",
     "ImportSummary",
     "OpenStream",
     "ParsedConversation",
+    "Upload",
     "detect_format",
     "iter_import",
+    "open_upload",
     "validate_import",
 ]

@@ -1,8 +1,8 @@
 """Importing conversation exports: the operation REST, GraphQL and the CLI call.
 
 The importing package (``resolvers.importing``) turns a file into LibreChat
-documents; this module decides when they are written, and undoes them when a
-write fails. An import runs in four steps:
+documents; this module decides when they are written and when they become
+visible. An import runs in these steps:
 
 1. **Admission**, before the upload is read: :func:`admit_import` spends one
    request of the import rate limits (per IP and per user). The edges call it
@@ -10,61 +10,83 @@ write fails. An import runs in four steps:
    takes the admission; a client over its budget never makes the server read
    a 250 MB body. The CLI uses :meth:`ImportAdmission.unmetered` (operators
    are not rate limited).
-2. **Validation**: the whole file is read once and converted without keeping
-   anything (``validate_import``). A malformed file, or one bad conversation
-   among good ones, is a ``BadInput`` naming the conversation and the field,
-   and nothing has been written.
-3. **Writes**, in batches of about :data:`BATCH_MESSAGES` messages: the
-   file is read a second time; each batch's messages are inserted, then its
-   conversations (so a conversation is never visible before its messages),
-   each conversation listing its messages' ObjectIds as LibreChat keeps them.
-   While the database stores one batch, a worker thread parses the next, so
-   at most two batches are in memory, whatever the file's size.
-4. **Tags**: missing tags are created at the end of the user's order, and the
+2. **A slot** in the process's import pool (``resolvers.importing.pool``):
+   at most ``IMPORT_MAX_CONCURRENT`` imports run at once, at most
+   ``IMPORT_MAX_CONCURRENT_PER_USER`` of one user; the others wait.
+3. **Opening**: a zip is inflated once, bounded by the cap, to an unnamed
+   spool file that every later pass reads (``open_upload``).
+4. **Validation**: the whole file is converted without keeping anything
+   (``validate_import``). A malformed file, or one bad conversation among
+   good ones, is a ``BadInput`` naming the conversation and the field, and
+   nothing has been written.
+5. **Hidden writes**, in batches of about :data:`BATCH_MESSAGES` messages:
+   the file is read a second time; each batch's messages, then its
+   conversations, are inserted carrying the import's marker
+   (``storage.imports``): ``_importId``, which every gateway read excludes,
+   and ``expiredAt``, which LibreChat reads as a temporary chat (hidden from
+   its lists, deleted by its TTL index). While the database stores one
+   batch, a worker thread parses the next, so at most two batches are in
+   memory, whatever the file's size.
+6. **Publishing**: one ``update_many`` per collection removes the marker,
+   messages first, then conversations: the import appears at once.
+7. **Tags**: missing tags are created at the end of the user's order, and the
    imported tags' counts recomputed from the conversations.
 
-No multi-document transaction is used (a standalone MongoDB has none): when a
-write fails half-way, everything this import wrote (its conversations, their
-messages, the tags it created) is deleted again before the error is raised.
-Only a crash of the process itself during the writes can leave part of an
-import behind.
+No multi-document transaction is used (a standalone MongoDB has none). When a
+step fails, everything this import wrote is deleted again before the error
+is raised. When the process dies instead, its documents stay hidden: a retry
+writes a new, complete copy (never a second visible one), and the leftovers
+are deleted by the TTL index once ``expiredAt`` passes, and by the sweep
+(:func:`start_imports`, run by the app) of imports started more than
+``IMPORT_ABANDON_AFTER`` ago. Only a death inside step 6 (one update of the
+conversations, milliseconds) or 7 can leave an import partly shown or its
+tags uncounted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError, DocumentTooLarge
 
 from app import metrics
 from resolvers.adapters.services import Services
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    ImportPool,
     ImportSummary,
     OpenStream,
-    ParsedConversation,
+    Upload,
     iter_import,
+    open_upload,
     validate_import,
+    writes,
 )
+
+# Re-exported: the edges and the CLI name them from here.
+from resolvers.importing.writes import ImportAbandoned as ImportAbandoned
+from resolvers.importing.writes import ImportProgress as ImportProgress
+from resolvers.importing.writes import ProgressCallback
 from resolvers.operations import tags as tag_ops
 from resolvers.operations.admission import Admission, enforce
 from resolvers.operations.clock import utcnow
 from resolvers.operations.errors import PayloadTooLarge
 from resolvers.operations.events import ConversationEvent
 from resolvers.operations.tag_counts import recount
-from resolvers.titles.operation import has_default_title, schedule_titles
-from storage import conversations as conversation_store
-from storage import messages as message_store
-from storage import tags as tag_store
+from resolvers.titles.operation import schedule_titles
+from storage import imports as import_store
 from storage.database import Document
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 IMPORTED = "Conversation(s) imported successfully"
 FILE_REQUIRED = "file is required"
@@ -77,10 +99,105 @@ BATCH_MESSAGES = 1_000
 # Titles generated after one import at most (the title service's queue is
 # bounded too); exports almost always carry titles.
 MAX_TITLES_PER_IMPORT = 500
-# The server's code for a document over 16 MB (BSONObjectTooLarge).
-_OBJECT_TOO_LARGE = 10334
-# Conversation ids per delete when undoing a failed import.
-_UNDO_CHUNK = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How imports run in one process (the app sets them from its settings).
+
+    Attributes:
+        max_concurrent: Imports running at once.
+        max_concurrent_per_user: Of those, imports of one user.
+        abandon_after: An import unfinished after this long is taken for
+            crashed: its documents expire and are swept.
+        temp_dir: Where inflated zip members are spooled; None = the
+            system's temp dir.
+    """
+
+    max_concurrent: int = 2
+    max_concurrent_per_user: int = 1
+    abandon_after: timedelta = timedelta(hours=1)
+    temp_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Runtime:
+    options: ImportOptions
+    pool: ImportPool
+
+
+# One pool per Services (per app), made on first use or by configure_imports.
+# Keyed by id because Services is an unhashable dataclass; a finalizer drops
+# the entry with its Services. Process state, never per-user data.
+_RUNTIMES: dict[int, _Runtime] = {}
+
+
+def configure_imports(services: Services, options: ImportOptions) -> None:
+    """Set how the imports of ``services`` run (a new, empty pool)."""
+    key = id(services)
+    if key not in _RUNTIMES:
+        weakref.finalize(services, _RUNTIMES.pop, key, None)
+    pool = ImportPool(options.max_concurrent, options.max_concurrent_per_user)
+    _RUNTIMES[key] = _Runtime(options, pool)
+
+
+def _runtime(services: Services) -> _Runtime:
+    runtime = _RUNTIMES.get(id(services))
+    if runtime is None:
+        configure_imports(services, ImportOptions())
+        runtime = _RUNTIMES[id(services)]
+    return runtime
+
+
+async def _to_thread_to_the_end(
+    work: Callable[[], _T], *, on_abandoned: Callable[[_T], None] | None = None
+) -> _T:
+    """``work()`` in a worker thread; a cancelled caller still waits for it to end.
+
+    A thread cannot be stopped: returning at once would free the pool's slot
+    while the work goes on. ``on_abandoned`` releases what the work returned.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is None and on_abandoned is not None:
+            on_abandoned(task.result())
+        raise
+
+
+def import_pool(services: Services) -> ImportPool:
+    """The pool the imports of ``services`` run in."""
+    return _runtime(services).pool
+
+
+def start_imports(services: Services, options: ImportOptions) -> asyncio.Task[None]:
+    """Configure the imports and start sweeping abandoned ones (the app's lifespan).
+
+    Returns:
+        The sweeping task; cancel it at shutdown.
+    """
+    configure_imports(services, options)
+    sweeping = writes.keep_sweeping(services.database, options.abandon_after)
+    return asyncio.create_task(sweeping, name="import-sweep")
+
+
+async def sweep_abandoned_imports(
+    services: Services, *, older_than: timedelta | None = None
+) -> tuple[int, int]:
+    """Delete the hidden documents of imports started longer ago than ``older_than``.
+
+    Args:
+        services: The process's services.
+        older_than: Default: the configured ``abandon_after``. Imports younger
+            than that may still be running in another replica.
+
+    Returns:
+        How many (conversations, messages) were deleted.
+    """
+    bound = _runtime(services).options.abandon_after if older_than is None else older_than
+    return await writes.sweep_abandoned(services.database, bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +257,6 @@ async def admission_for(
 
 
 @dataclass(frozen=True, slots=True)
-class ImportProgress:
-    """How far the writes are, after each batch."""
-
-    conversations: int
-    messages: int
-    total_conversations: int
-    total_messages: int
-
-
-@dataclass(frozen=True, slots=True)
 class ImportResult:
     """What an import wrote.
 
@@ -171,9 +278,6 @@ class ImportResult:
         return len(self.conversation_ids)
 
 
-ProgressCallback = Callable[[ImportProgress], None]
-
-
 @metrics.tracks_import
 async def import_conversations(
     services: Services,
@@ -191,8 +295,7 @@ async def import_conversations(
         services: The process's services.
         admission: From :func:`admit_import` (or ``ImportAdmission.unmetered``);
             spent by this call.
-        open_stream: Returns a new binary file object over the upload at each
-            call (it is read twice).
+        open_stream: Returns a binary file object over the upload (called once).
         max_uncompressed_bytes: Cap on the bytes inflated from a zip.
         on_validated: Called with what the file holds once it validated,
             before anything is written.
@@ -210,19 +313,61 @@ async def import_conversations(
         PyMongoError: A write failed; what this import had written was deleted.
     """
     user = admission.spend()
-    # Parsing is CPU work: a thread keeps the event loop serving others.
-    summary = await asyncio.to_thread(
-        validate_import, open_stream, max_uncompressed_bytes=max_uncompressed_bytes
-    )
+    runtime = _runtime(services)
+    async with runtime.pool.slot(user):
+        # Inflating and parsing are CPU work: a thread keeps the event loop
+        # serving others. A zip is inflated here, once, for both passes.
+        upload = await _to_thread_to_the_end(
+            partial(open_upload, open_stream, max_uncompressed_bytes, runtime.options.temp_dir),
+            on_abandoned=Upload.close,
+        )
+        try:
+            return await _import(
+                services, runtime.options, user, upload, on_validated, on_progress, batch_messages
+            )
+        finally:
+            upload.close()
+
+
+async def _import(
+    services: Services,
+    options: ImportOptions,
+    user: str,
+    upload: Upload,
+    on_validated: Callable[[ImportSummary], None] | None,
+    on_progress: ProgressCallback | None,
+    batch_messages: int,
+) -> ImportResult:
+    summary = await _to_thread_to_the_end(partial(validate_import, upload))
     if on_validated is not None:
         on_validated(summary)
-    parsed = iter_import(open_stream, user, utcnow(), max_uncompressed_bytes=max_uncompressed_bytes)
+    # The id's timestamp (real time) is when the import started, for the sweep.
+    import_id = ObjectId()
+    expires_at = import_id.generation_time + options.abandon_after
+    marker = import_store.marker_fields(import_id, expires_at)
+    parsed = iter_import(upload, user, utcnow())
     written: list[str] = []
     untitled: list[Document] = []
     created_tags: list[str] = []
     try:
-        messages = await _write(
-            services, parsed, written, untitled, summary, on_progress, batch_messages
+        messages = await writes.write_hidden(
+            services,
+            parsed,
+            marker,
+            written,
+            untitled,
+            summary,
+            on_progress,
+            batch_messages,
+            MAX_TITLES_PER_IMPORT,
+        )
+        await writes.publish(
+            services,
+            user,
+            import_id,
+            conversations=len(written),
+            messages=messages,
+            abandon_after=options.abandon_after,
         )
         if summary.tags:
             # Positions and counts are read-then-write: serialised with the
@@ -231,8 +376,8 @@ async def import_conversations(
                 await tag_ops.ensure_tags(services, user, list(summary.tags), created=created_tags)
                 await recount(services, user, summary.tags)
     except BaseException as exc:
-        await _undo(services, user, written, created_tags, list(summary.tags))
-        if _too_large_to_store(exc):
+        await writes.undo(services, user, import_id, written, created_tags, list(summary.tags))
+        if writes.too_large_to_store(exc):
             # The file's fault, not the server's: one message is too large to store.
             raise PayloadTooLarge(DOCUMENT_TOO_LARGE) from None
         raise
@@ -245,115 +390,3 @@ async def import_conversations(
         empty_conversations=summary.empty_conversations,
         skipped_files=summary.skipped_files,
     )
-
-
-@dataclass(slots=True)
-class _Batch:
-    conversations: list[Document] = field(default_factory=list)
-    messages: list[Document] = field(default_factory=list)
-
-
-def _batches(
-    parsed: Iterator[ParsedConversation], batch_messages: int
-) -> Generator[_Batch, None, None]:
-    """Whole conversations grouped until a batch holds ``batch_messages`` messages."""
-    batch = _Batch()
-    for item in parsed:
-        ids: list[ObjectId] = []
-        for message in item.messages:
-            # Our own ids, so the conversation can list its messages.
-            message["_id"] = object_id = ObjectId()
-            ids.append(object_id)
-        item.conversation["messages"] = ids
-        batch.conversations.append(item.conversation)
-        batch.messages.extend(item.messages)
-        if len(batch.messages) >= batch_messages:
-            yield batch
-            batch = _Batch()
-    if batch.conversations:
-        yield batch
-
-
-async def _write(
-    services: Services,
-    parsed: Iterator[ParsedConversation],
-    written: list[str],
-    untitled: list[Document],
-    summary: ImportSummary,
-    on_progress: ProgressCallback | None,
-    batch_messages: int,
-) -> int:
-    """Insert every batch; ``written`` collects the conversation ids as they go,
-    ``untitled`` the first conversations that still need a title.
-    """
-    batches = _batches(parsed, batch_messages)
-    pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-    messages = 0
-    try:
-        # shield: a cancelled import still waits for the parser thread below.
-        while (batch := await asyncio.shield(pending)) is not None:
-            # Parse the next batch while the database stores this one.
-            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            written.extend(doc["conversationId"] for doc in batch.conversations)
-            untitled.extend(
-                {"conversationId": doc["conversationId"], "title": doc.get("title")}
-                for doc in batch.conversations
-                if has_default_title(doc) and len(untitled) < MAX_TITLES_PER_IMPORT
-            )
-            await message_store.insert_many(services.database, batch.messages, ordered=False)
-            await conversation_store.insert_many(services.database, batch.conversations)
-            messages += len(batch.messages)
-            if on_progress is not None:
-                on_progress(
-                    ImportProgress(
-                        conversations=len(written),
-                        messages=messages,
-                        total_conversations=summary.conversations,
-                        total_messages=summary.messages,
-                    )
-                )
-    finally:
-        # The generator cannot be closed while the thread is inside it.
-        await asyncio.wait([pending])
-        if not pending.cancelled():
-            pending.exception()  # seen: an error here is not the one to report
-        batches.close()
-    return messages
-
-
-def _too_large_to_store(exc: BaseException) -> bool:
-    """A document over MongoDB's 16 MB limit, refused by the driver or the server."""
-    if isinstance(exc, DocumentTooLarge):
-        return True
-    if isinstance(exc, BulkWriteError):
-        errors = exc.details.get("writeErrors", [])
-        return bool(errors) and all(e.get("code") == _OBJECT_TOO_LARGE for e in errors)
-    return False
-
-
-async def _undo(
-    services: Services,
-    user: str,
-    conversation_ids: Sequence[str],
-    created_tags: Sequence[str],
-    tags: Sequence[str],
-) -> None:
-    """Delete what a failed import wrote; log (never raise) if that fails too."""
-    database = services.database
-    try:
-        for start in range(0, len(conversation_ids), _UNDO_CHUNK):
-            chunk = conversation_ids[start : start + _UNDO_CHUNK]
-            # Conversations first: none stays visible without its messages.
-            await conversation_store.delete_by_ids(database, user, chunk)
-            await message_store.delete_for_conversations(database, user, chunk)
-        async with services.locks.hold(user):
-            for tag in created_tags:
-                await tag_store.delete(database, user, tag)
-            if tags:
-                await recount(services, user, tags)
-    except Exception:
-        log.exception(
-            "could not undo a failed import for user %s: up to %d conversations remain",
-            user,
-            len(conversation_ids),
-        )

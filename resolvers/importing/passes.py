@@ -5,13 +5,17 @@ writing anything, then reads it again and writes in batches. Both passes run
 the same code (validation is a full conversion whose output is counted and
 dropped), so a file that validates cannot fail half-way through the writes.
 Each pass holds one conversation at a time.
+
+Give both passes the same :class:`~.sources.Upload` (``open_upload``): a zip
+is then inflated once for the whole import, not once per pass. Given a plain
+``open_stream`` instead, each pass opens (and inflates) the upload itself.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -31,7 +35,7 @@ from .detection import (
 )
 from .documents import ImportContext, ParsedConversation
 from .shape import Problem
-from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Source, iter_sources
+from .sources import DEFAULT_MAX_UNCOMPRESSED_BYTES, Source, Upload, open_upload
 from .timestamps import storage_time
 
 NO_CONVERSATIONS = "No conversations found in file"
@@ -81,15 +85,16 @@ class _Tally:
 
 
 def validate_import(
-    open_stream: OpenStream,
+    open_stream: OpenStream | Upload,
     *,
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
 ) -> ImportSummary:
     """Read the whole upload and report what it holds, or why it cannot be imported.
 
     Args:
-        open_stream: Returns a new seekable binary file object over the upload
-            at each call; the object is closed after the pass.
+        open_stream: The upload from :func:`~.sources.open_upload` (left
+            open), or a function returning a new seekable binary file object
+            over it at each call (the object is closed after the pass).
         max_uncompressed_bytes: Cap on the bytes inflated from zip members
             (zip bomb guard).
 
@@ -121,7 +126,7 @@ def validate_import(
 
 
 def iter_import(
-    open_stream: OpenStream,
+    open_stream: OpenStream | Upload,
     user_id: str,
     now: datetime,
     *,
@@ -153,7 +158,7 @@ def iter_import(
 
 
 def _run(
-    open_stream: OpenStream,
+    open_stream: OpenStream | Upload,
     context: ImportContext,
     max_uncompressed_bytes: int,
     tally: _Tally,
@@ -161,9 +166,9 @@ def _run(
     check_depth: bool,
 ) -> Iterator[ParsedConversation]:
     produced = 0
-    with open_stream() as raw:
-        for source in iter_sources(raw, max_uncompressed_bytes):
-            with source.open(False) as reader, _json_errors(source.name, None):
+    with _opened(open_stream, max_uncompressed_bytes) as upload:
+        for source in upload.sources:
+            with source.open() as reader, _json_errors(source.name, None):
                 sniffed = sniff(reader)
             if sniffed.format is None:
                 if source.name is not None:
@@ -183,6 +188,15 @@ def _run(
         raise BadInput(NO_CONVERSATIONS + _why_none(tally))
 
 
+def _opened(
+    upload: OpenStream | Upload, max_uncompressed_bytes: int
+) -> AbstractContextManager[Upload]:
+    """The caller's upload as it is (it closes it), or one opened for this pass."""
+    if isinstance(upload, Upload):
+        return nullcontext(upload)
+    return open_upload(upload, max_uncompressed_bytes)
+
+
 def _why_none(tally: _Tally) -> str:
     """What was found instead of conversations, to help the user pick the right file."""
     notes: list[str] = []
@@ -197,7 +211,7 @@ def _why_none(tally: _Tally) -> str:
 
 def _too_deep(source: Source) -> bool:
     """Checked before ijson builds values, whose cost grows with their depth."""
-    with source.open(False) as reader:
+    with source.open() as reader:
         try:
             return nests_deeper_than(reader, MAX_NESTING_DEPTH)
         except (ijson.JSONError, UnicodeDecodeError):
@@ -211,7 +225,7 @@ def _convert_source(
 ) -> Iterator[ParsedConversation]:
     convert, title_of = _CONVERTERS[fmt]
     position = [0]
-    with source.open(True) as reader, _json_errors(source.name, position):
+    with source.open() as reader, _json_errors(source.name, position):
         for item in ijson.items(reader, ITEMS_PREFIX[fmt], use_float=True):
             position[0] += 1
             try:

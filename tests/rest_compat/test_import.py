@@ -3,6 +3,7 @@ file or nothing, 413 as soon as the limit is crossed, tags, rate limits."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -15,11 +16,13 @@ import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -41,6 +44,7 @@ from tests.utils.factories import (
     insert_thread,
     token,
 )
+from tests.utils.graphql import gql
 from tests.utils.imports import (
     FIXTURES,
     NOW,
@@ -623,3 +627,130 @@ def test_under_uvicorn_the_413_arrives_while_the_client_is_still_sending(served:
     assert status == b"HTTP/1.1 413 Request Entity Too Large"
     assert rest.endswith(json.dumps(TOO_LARGE, separators=(",", ":")).encode())
     assert 1024 * 1024 <= sent <= 32 * 1024 * 1024
+
+
+# --- a crash mid-import --------------------------------------------------------------
+
+# Imports a file as the CLI would, and dies by SIGKILL (no undo, no finally)
+# right after the first batch is stored: a crash at a deterministic point.
+_KILLED_MID_IMPORT = """
+import asyncio, os, signal, sys
+from resolvers.importing.operation import ImportAdmission, import_conversations
+from resolvers.adapters.services import Services
+from storage.database import connect
+
+async def main(uri: str, db_name: str, path: str, user: str) -> None:
+    database = connect(uri, db_name=db_name, timeout_ms=5000)
+    await import_conversations(
+        Services(database=database),
+        ImportAdmission.unmetered(user),
+        lambda: open(path, "rb"),
+        on_progress=lambda progress: os.kill(os.getpid(), signal.SIGKILL),
+        batch_messages=1,
+    )
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def _export_with_tags(tmp_path: Path) -> Path:
+    """A zip: a tagged LibreChat conversation (the first batch), then ChatGPT ones."""
+    rng = random.Random(3)
+    chatgpt = [chatgpt_conversation(i, 2, rng) for i in range(3)]
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.json", (FIXTURES / "librechat_tree.json").read_bytes())
+        archive.writestr("b.json", json.dumps(chatgpt))
+    return path
+
+
+async def test_an_import_killed_mid_way_shows_nothing_and_a_retry_gives_one_copy(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    database: Database,
+    mongo_uri: str,
+    db_name: str,
+    existing: None,
+    tmp_path: Path,
+) -> None:
+    path = _export_with_tags(tmp_path)
+
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_MID_IMPORT, mongo_uri, db_name, str(path), ALICE],
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+    assert killed.returncode == -9
+    # The first batch was stored: "Lisbon trip", tagged travel and portugal.
+    left = await database.conversations.find({"user": ALICE, "title": "Lisbon trip"}).to_list(None)
+    assert len(left) == 1
+    leftover = left[0]["conversationId"]
+    # Nothing of it over REST: list, search, get, tags, nor their counts.
+    listed = (await client.get("/api/convos", headers=auth(ALICE))).json()
+    assert [c["title"] for c in listed["conversations"]] == ["Before"]
+    searched = await client.get("/api/convos?search=Lisbon", headers=auth(ALICE))
+    assert searched.json()["conversations"] == []
+    got = await client.get(f"/api/convos/{leftover}", headers=auth(ALICE))
+    assert got.status_code == 404
+    # A recount of "travel" (tagging another conversation) does not count it.
+    before_id = listed["conversations"][0]["conversationId"]
+    retag = await client.put(
+        f"/api/tags/convo/{before_id}", json={"tags": ["travel"]}, headers=auth(ALICE)
+    )
+    assert retag.status_code == 200
+    tags = (await client.get("/api/tags", headers=auth(ALICE))).json()
+    assert [(t["tag"], t["count"]) for t in tags] == [("travel", 1)]
+    # Nor over GraphQL.
+    one = "query($id: String!) { conversation(conversationId: $id) { title } }"
+    answer = (await gql(client, one, {"id": leftover}, user=ALICE)).json()
+    assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    page = '{ conversations(first: 10, search: "Lisbon") { totalCount } }'
+    answer = (await gql(client, page, user=ALICE)).json()
+    assert answer["data"]["conversations"]["totalCount"] == 0
+
+    assert await database.messages.count_documents({"_importId": {"$exists": True}}) > 0
+
+    # A retry imports one complete copy, next to the hidden leftovers.
+    assert (await post_import(client, path.read_bytes(), name="export.zip")).status_code == 201
+    titles = [
+        c["title"]
+        for c in (await client.get("/api/convos?limit=50", headers=auth(ALICE))).json()[
+            "conversations"
+        ]
+    ]
+    assert len(titles) == 1 + 4 and titles.count("Lisbon trip") == 1
+
+    # The sweep deletes exactly the leftovers.
+    swept = await import_ops.sweep_abandoned_imports(app.state.services, older_than=timedelta(0))
+    assert swept[0] == 1
+    assert await database.conversations.count_documents({"_importId": {"$exists": True}}) == 0
+    assert await database.messages.count_documents({"_importId": {"$exists": True}}) == 0
+    assert await database.conversations.count_documents({"user": ALICE}) == 1 + 4
+
+
+async def test_the_app_sweeps_imports_abandoned_before_it_started(
+    mongo_uri: str, database: Database, tmp_path: Path
+) -> None:
+    abandoned = ObjectId.from_datetime(datetime.now(UTC) - timedelta(hours=2))
+    recent = ObjectId()  # may be running in another replica: kept
+    for import_id in (abandoned, recent):
+        await database.conversations.insert_one(
+            {"conversationId": str(import_id), "user": ALICE, "_importId": import_id}
+        )
+        await database.messages.insert_one(
+            {"messageId": str(import_id), "user": ALICE, "_importId": import_id}
+        )
+    application = create_app(make_settings(mongo_uri), database=database)
+
+    async with application.router.lifespan_context(application):
+        # The sweep runs in the background: wait for its effect (the guard
+        # only bounds a broken sweep).
+        for _ in range(600):
+            if await database.conversations.count_documents({"_importId": abandoned}) == 0:
+                break
+            await asyncio.sleep(0.05)
+
+    for collection in (database.conversations, database.messages):
+        assert [d["_importId"] for d in await collection.find().to_list(None)] == [recent]
