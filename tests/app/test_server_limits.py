@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -326,11 +327,27 @@ def test_serve_runs_uvicorn_with_these_options(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import app.main
-    from app import cli
+    from app import cli, shutdown
 
-    run: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda **options: run.update(options))
-    monkeypatch.setattr(app.main, "create_app", lambda settings, on_ready: Starlette())
+    configs: list[uvicorn.Config] = []
+
+    class RecordingServer:
+        started = True
+
+        def __init__(self, config: uvicorn.Config, close_websockets: Any) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
+    def bare_app(settings: Any, on_ready: Any) -> Starlette:
+        starlette = Starlette()
+        starlette.state.websockets = SimpleNamespace(close_all=None)
+        return starlette
+
+    monkeypatch.setattr(shutdown, "GracefulServer", RecordingServer)
+    monkeypatch.setattr(shutdown, "exit_cleanly_on_sigterm", lambda: None)
+    monkeypatch.setattr(app.main, "create_app", bare_app)
     for name, value in {
         "MONGO_URI": "mongodb://127.0.0.1:1/unused",
         "CONVOS_DATA_DIR": str(tmp_path),
@@ -340,8 +357,9 @@ def test_serve_runs_uvicorn_with_these_options(
     }.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["serve"]) == 0
-    assert run["proxy_headers"] is False
-    assert run["timeout_keep_alive"] == 7
-    assert issubclass(run["http"], GuardedHttpToolsProtocol)
-    assert run["http"].limits.max_header_bytes == 4096
-    assert isinstance(run["app"], DisconnectGuard)
+    [config] = configs
+    assert config.proxy_headers is False
+    assert config.timeout_keep_alive == 7
+    assert isinstance(config.http, type) and issubclass(config.http, GuardedHttpToolsProtocol)
+    assert config.http.limits.max_header_bytes == 4096
+    assert isinstance(config.app, DisconnectGuard)

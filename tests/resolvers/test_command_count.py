@@ -21,6 +21,7 @@ from app.main import create_app
 from app.settings import Settings
 from storage.database import Database, connect
 from tests.conftest import make_settings
+from tests.utils.commands import is_background
 from tests.utils.factories import ALICE, BASE_TIME, auth, conversation_doc, message_doc
 
 N_CONVERSATIONS = 110
@@ -50,6 +51,8 @@ class CommandLog(monitoring.CommandListener):
         self.names: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if is_background(event):
+            return
         with self._lock:
             self.names.append(event.command_name)
 

@@ -242,8 +242,7 @@ def test_plain_selections_skip_graphql_cores_per_field_work(monkeypatch: Any) ->
 
 
 def test_fast_path_off_leaves_strawberrys_own_execution() -> None:
-    from app.graphql_app import make_schema
-
+    from app.graphql.schema import make_schema
     from app.settings import Settings
 
     off = make_schema(Settings(graphql_fast_path=False))

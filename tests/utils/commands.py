@@ -19,6 +19,14 @@ from storage.database import connect
 _HOUSEKEEPING = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
 
 
+def is_background(event: monitoring.CommandStartedEvent) -> bool:
+    """Work the app does on its own, not for a request: the driver's
+    housekeeping and the periodic sweep of abandoned imports."""
+    if event.command_name in _HOUSEKEEPING:
+        return True
+    return event.command_name == "delete" and "_importId" in repr(event.command)
+
+
 class CommandLog(monitoring.CommandListener):
     """The commands the client started, in order."""
 
@@ -27,7 +35,7 @@ class CommandLog(monitoring.CommandListener):
         self.commands: list[tuple[str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name in _HOUSEKEEPING:
+        if is_background(event):
             return
         with self._lock:
             self.commands.append((event.command_name, dict(event.command)))
