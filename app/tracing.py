@@ -1,0 +1,203 @@
+"""OpenTelemetry tracing: on when the standard ``OTEL_*`` variables ask for it.
+
+Off (the default) nothing here is imported beyond this module: no
+middleware, no MongoDB listener, no schema extension, so no per-request
+cost. On, one trace per request reads
+
+    HTTP span (ASGI middleware, named by route template)
+    ├── REST route span ("route GET /api/convos/{conversationId}")
+    │   └── MongoDB command spans
+    └── GraphQL operation span (Strawberry's extension)
+        └── resolver spans
+            └── MongoDB command spans
+
+The instrumentations are the maintained ones: opentelemetry-instrumentation-asgi,
+Strawberry's OpenTelemetryExtension, and opentelemetry-instrumentation-pymongo's
+``CommandTracer``. The latter is a pymongo ``CommandListener``; pymongo's
+``AsyncMongoClient`` publishes command events synchronously inside the task
+that awaits the command, so the listener sees the resolver's span as current
+and parents correctly. It is passed to our client as an event listener
+instead of ``PymongoInstrumentor().instrument()``, which registers it
+process-wide (every client, including ones that should not be traced) and
+binds the first tracer provider it sees for the life of the process.
+
+No request data is recorded beyond the route and operation name: resolver
+arguments (titles, search text) are filtered out and MongoDB statements are
+not captured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from pymongo.monitoring import CommandListener
+    from starlette.applications import Starlette
+    from strawberry.extensions import SchemaExtension
+
+SERVICE_NAME = "convos-gateway"
+# Paths polled by orchestrators and scrapers: a trace each would drown the rest.
+_UNTRACED_PATHS = ("/health", "/ready", "/metrics")
+# REST routes whose handler gets its own span (GraphQL has the operation span).
+_NO_ROUTE_SPAN = ("/graphql", *_UNTRACED_PATHS)
+
+
+def tracing_requested(environ: Mapping[str, str]) -> bool:
+    """Whether the standard variables ask for traces.
+
+    ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none`` win; otherwise
+    an OTLP endpoint or any other exporter name turns tracing on.
+    """
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter:
+        return exporter != "none"
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    )
+
+
+class TracingError(ValueError):
+    """The OTEL_* variables name something this gateway cannot export to."""
+
+
+class Tracing:
+    """A tracer provider and the three instrumentation points that use it."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self.provider = provider
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Tracing | None:
+        """Tracing exporting as ``OTEL_*`` says, or None when it asks for none.
+
+        The exporter (OTLP over HTTP, or ``console``) reads its endpoint,
+        headers and timeout from the same variables itself; spans leave in
+        batches from a background thread.
+        """
+        e = os.environ if environ is None else environ
+        if not tracing_requested(e):
+            return None
+        from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            ConsoleSpanExporter,
+            SpanExporter,
+        )
+
+        name = e.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+        exporter: SpanExporter
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        elif name == "console":
+            exporter = ConsoleSpanExporter()
+        else:
+            raise TracingError(f"OTEL_TRACES_EXPORTER={name!r}: use otlp, console or none")
+        # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES still override the name.
+        resource = Resource.create({"service.name": SERVICE_NAME}).merge(
+            OTELResourceDetector().detect()
+        )
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        return cls(provider)
+
+    def mongo_listeners(self) -> list[CommandListener]:
+        """Event listeners for an ``AsyncMongoClient``: one span per command."""
+        from opentelemetry.instrumentation.pymongo import CommandTracer
+        from opentelemetry.trace import get_tracer
+
+        return [
+            CommandTracer(get_tracer("opentelemetry.instrumentation.pymongo", None, self.provider))
+        ]
+
+    def graphql_extension(self) -> Callable[[], SchemaExtension]:
+        """A factory for Strawberry's extension: operation and resolver spans."""
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        provider = self.provider
+
+        def no_arguments(args: dict[str, Any], info: Any) -> dict[str, Any]:
+            # Resolver arguments carry user content (titles, search text).
+            return {}
+
+        return lambda: OpenTelemetryExtension(arg_filter=no_arguments, tracer_provider=provider)
+
+    def instrument_app(self, app: Starlette) -> None:
+        """HTTP spans around the app and a span per REST route handler.
+
+        Call before the app starts (Starlette builds its middleware stack then).
+        """
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.path not in _NO_ROUTE_SPAN:
+                route.app = _RouteSpan(route.app, route.path, self)
+            if isinstance(route, Route):
+                # Name the HTTP span after the template, not the raw path.
+                route.app = _NameHttpSpan(route.app, route.path)
+        app.add_middleware(
+            OpenTelemetryMiddleware,
+            # Matched against the full URL: scheme://host/path[?query].
+            excluded_urls=",".join(rf"^[^/]+//[^/]+{p}/?(\?|$)" for p in _UNTRACED_PATHS),
+            default_span_details=_method_only,
+            tracer_provider=self.provider,
+            # Per-message receive/send spans double the span count for nothing.
+            exclude_spans=["receive", "send"],
+        )
+
+    def shutdown(self) -> None:
+        """Flush the spans still batched and stop the exporter thread."""
+        self.provider.shutdown()
+
+
+def _method_only(scope: Scope) -> tuple[str, dict[str, Any]]:
+    # The raw path would give every conversation id its own span name; the
+    # route wrappers below rename the span to the template once routed.
+    return str(scope.get("method") or scope.get("type", "HTTP")), {}
+
+
+class _NameHttpSpan:
+    """Renames the current (HTTP) span to ``METHOD /template`` once routed."""
+
+    def __init__(self, app: ASGIApp, template: str) -> None:
+        self.app = app
+        self.template = template
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from opentelemetry import trace
+
+        span = trace.get_current_span()
+        if span.is_recording():
+            method = scope.get("method") or "WEBSOCKET"
+            span.update_name(f"{method} {self.template}")
+            span.set_attribute("http.route", self.template)
+        await self.app(scope, receive, send)
+
+
+class _RouteSpan:
+    """A span around one REST route's handler, current while it runs."""
+
+    def __init__(self, app: ASGIApp, template: str, tracing: Tracing) -> None:
+        from opentelemetry.trace import get_tracer
+
+        self.app = app
+        self.template = template
+        self.tracer = get_tracer("convos_gateway.rest", None, tracing.provider)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method", "")
+        with self.tracer.start_as_current_span(
+            f"route {method} {self.template}", attributes={"http.route": self.template}
+        ):
+            await self.app(scope, receive, send)
