@@ -98,7 +98,10 @@ def serve(args: argparse.Namespace) -> int:
             if show_banner:
                 print(_banner(settings, token), flush=True)
 
-        app = create_app(settings, on_ready=ready)
+        from app.tracing import Tracing
+
+        # OpenTelemetry only when the standard OTEL_* variables ask for it.
+        app = create_app(settings, on_ready=ready, tracing=Tracing.from_env())
         uvicorn.run(
             app,
             host=settings.host,

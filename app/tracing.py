@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.settings import SettingsError
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from pymongo.monitoring import CommandListener
@@ -65,7 +67,7 @@ def tracing_requested(environ: Mapping[str, str]) -> bool:
     )
 
 
-class TracingError(ValueError):
+class TracingError(SettingsError):
     """The OTEL_* variables name something this gateway cannot export to."""
 
 
