@@ -124,7 +124,7 @@ async def test_rest_request_traces_mongo_command_under_route_under_http_span(
     assert not any(convo["conversationId"] in s.name for s in spans)
 
 
-async def test_graphql_request_traces_mongo_command_under_resolver_under_operation_span(
+async def test_graphql_request_traces_mongo_command_under_operation_span(
     traced_client: httpx.AsyncClient, database: Database, exporter: InMemorySpanExporter
 ) -> None:
     convo = await insert_conversation(database, ALICE, title="Secret title")
@@ -142,14 +142,23 @@ async def test_graphql_request_traces_mongo_command_under_resolver_under_operati
     find = _by_name(spans, f"{database.db.name}.find")
     assert _parent_chain(spans, find) == [
         f"{database.db.name}.find",
-        "GraphQL Resolving: conversation",
         "GraphQL Query: One",
         "POST /graphql",
     ]
-    # Resolver arguments (user content) are not recorded.
-    resolving = _by_name(spans, "GraphQL Resolving: conversation")
-    assert resolving.attributes is not None
-    assert not any(k.startswith("graphql.param") for k in resolving.attributes)
+    assert _parent_chain(spans, _by_name(spans, "GraphQL Parsing"))[1:] == [
+        "GraphQL Query: One",
+        "POST /graphql",
+    ]
+    # No span per resolver, and no variable (user content) recorded.
+    assert not any(s.name.startswith("GraphQL Resolving") for s in spans)
+    assert not any(convo["conversationId"] in str(s.attributes) for s in spans)
+
+
+def test_tracing_extension_keeps_the_leaf_fast_path(settings: Settings, tracing: Tracing) -> None:
+    # A resolve hook would be called for every field and turn the fast path off.
+    extensions = [factory() for factory in schema_extensions(settings, tracing)]
+    assert isinstance(extensions[0], OpenTelemetryExtension)
+    assert not any(e._implements_resolve() for e in extensions)
 
 
 async def test_health_checks_are_not_traced(
