@@ -152,3 +152,13 @@ def test_doctor_without_mongo_uri_refuses(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("MONGO_URI", raising=False)
     monkeypatch.delenv("MONGODB_URI", raising=False)
     assert main(["doctor"]) == 2
+
+
+async def test_doctor_fails_when_mongodb_is_unreachable(db_name: str) -> None:
+    code, out = await _doctor(
+        "mongodb://127.0.0.1:1/?directConnection=true", db_name, MONGO_TIMEOUT_MS="300"
+    )
+
+    assert code == 1, out
+    assert "[FAIL] mongodb      not reachable or not supported" in out
+    assert out.endswith("result: BLOCKED (1 failing, 1 warnings)\n")
