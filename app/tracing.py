@@ -21,25 +21,28 @@ instead of ``PymongoInstrumentor().instrument()``, which registers it
 process-wide (every client, including ones that should not be traced) and
 binds the first tracer provider it sees for the life of the process.
 
-Recorded: route templates, the GraphQL document (Strawberry's ``query``
-attribute: clients should pass values as variables, which are not recorded),
-MongoDB database, collection and command names. Not recorded: raw paths,
-resolver arguments, MongoDB statements.
+Recorded: the path and route template, the GraphQL document (Strawberry's
+``query`` attribute: clients should pass values as variables, which are not
+recorded), MongoDB database, collection and command names. Not recorded:
+query strings (``?search=`` is user text), headers, resolver arguments,
+MongoDB statements.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.settings import SettingsError
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Span
     from pymongo.monitoring import CommandListener
     from starlette.applications import Starlette
     from strawberry.extensions import SchemaExtension
@@ -138,21 +141,29 @@ class Tracing:
         """
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        for route in app.router.routes:
-            if isinstance(route, Route) and route.path not in _NO_ROUTE_SPAN:
-                route.app = _RouteSpan(route.app, route.path, self)
-            if isinstance(route, Route):
-                # Name the HTTP span after the template, not the raw path.
-                route.app = _NameHttpSpan(route.app, route.path)
+        # Copies: the route objects are module-level, shared by every app
+        # this process builds (tests build many, with and without tracing).
+        app.router.routes = [self._traced(route) for route in app.router.routes]
         app.add_middleware(
             OpenTelemetryMiddleware,
             # Matched against the full URL: scheme://host/path[?query].
             excluded_urls=",".join(rf"^[^/]+//[^/]+{p}/?(\?|$)" for p in _UNTRACED_PATHS),
             default_span_details=_method_only,
+            server_request_hook=_drop_query,
             tracer_provider=self.provider,
             # Per-message receive/send spans double the span count for nothing.
             exclude_spans=["receive", "send"],
         )
+
+    def _traced(self, route: BaseRoute) -> BaseRoute:
+        if not isinstance(route, Route):
+            return route
+        traced = copy.copy(route)
+        if route.path not in _NO_ROUTE_SPAN:
+            traced.app = _RouteSpan(traced.app, route.path, self)
+        # Outermost, so it renames the HTTP span before the route span opens.
+        traced.app = _NameHttpSpan(traced.app, route.path)
+        return traced
 
     def shutdown(self) -> None:
         """Flush the spans still batched and stop the exporter thread."""
@@ -189,6 +200,19 @@ def _method_only(scope: Scope) -> tuple[str, dict[str, Any]]:
     # The raw path would give every conversation id its own span name; the
     # route wrappers below rename the span to the template once routed.
     return str(scope.get("method") or scope.get("type", "HTTP")), {}
+
+
+def _drop_query(span: Span, scope: Scope) -> None:
+    """Keep query strings out of the HTTP span: ``?search=`` is user text."""
+    if not scope.get("query_string") or not span.is_recording():
+        return
+    recorded = getattr(span, "attributes", None) or {}
+    for name in ("http.url", "http.target", "url.full"):
+        value = recorded.get(name)
+        if isinstance(value, str):
+            span.set_attribute(name, value.split("?", 1)[0])
+    if "url.query" in recorded:
+        span.set_attribute("url.query", "")
 
 
 class _NameHttpSpan:

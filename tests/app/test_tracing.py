@@ -85,9 +85,13 @@ def test_tracing_is_off_unless_otel_variables_ask_for_it() -> None:
 
 
 def test_without_tracing_no_middleware_listener_or_extension_is_installed(
-    settings: Settings, mongo_uri: str
+    settings: Settings, mongo_uri: str, tracing: Tracing
 ) -> None:
+    traced = create_app(settings, tracing=tracing)
     app = create_app(settings)
+    # The traced app wrapped copies of the routes, not the shared ones.
+    assert [type(r.app) for r in app.routes] != [type(r.app) for r in traced.routes]
+    assert not any("tracing" in type(getattr(r, "app", None)).__module__ for r in app.routes)
     assert not any(m.cls is OpenTelemetryMiddleware for m in app.user_middleware)
     extensions = [factory() for factory in schema_extensions(settings)]
     assert not any(isinstance(e, OpenTelemetryExtension) for e in extensions)
@@ -159,6 +163,18 @@ def test_tracing_extension_keeps_the_leaf_fast_path(settings: Settings, tracing:
     extensions = [factory() for factory in schema_extensions(settings, tracing)]
     assert isinstance(extensions[0], OpenTelemetryExtension)
     assert not any(e._implements_resolve() for e in extensions)
+
+
+async def test_query_strings_are_not_recorded(
+    traced_client: httpx.AsyncClient, exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    response = await traced_client.get("/api/convos?search=my+secret+words", headers=auth(ALICE))
+
+    assert response.status_code == 200
+    http = _by_name(exporter.get_finished_spans(), "GET /api/convos")
+    assert http.attributes is not None and http.attributes["http.target"] == "/api/convos"
+    assert not any("secret" in str(s.attributes) for s in exporter.get_finished_spans())
 
 
 async def test_health_checks_are_not_traced(
