@@ -15,7 +15,7 @@ from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from app.graphql.schema import schema_extensions
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.tracing import Tracing, tracing_requested
 from storage.database import Database, connect
 from tests.utils.factories import ALICE, auth, insert_conversation
@@ -183,3 +183,22 @@ async def test_health_checks_are_not_traced(
     exporter.clear()
     assert (await traced_client.get("/health")).status_code == 200
     assert exporter.get_finished_spans() == ()
+
+
+def test_service_name_defaults_to_the_gateway_and_follows_otel_service_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    default = Tracing.from_env({"OTEL_TRACES_EXPORTER": "console"})
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "gateway-eu")
+    named = Tracing.from_env({"OTEL_TRACES_EXPORTER": "console"})
+    assert default is not None and named is not None
+    assert default.provider.resource.attributes["service.name"] == "convos-gateway"
+    assert named.provider.resource.attributes["service.name"] == "gateway-eu"
+    default.shutdown()
+    named.shutdown()
+
+
+def test_an_unknown_exporter_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="OTEL_TRACES_EXPORTER='zipkin'"):
+        Tracing.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
