@@ -1,4 +1,4 @@
-"""``convos-gateway``: serve, import, token, export-schema."""
+"""``convos-gateway``: serve, import, token, doctor, export-schema."""
 
 from __future__ import annotations
 
@@ -106,7 +106,10 @@ def serve(args: argparse.Namespace) -> int:
             else:
                 log.info("ready on http://%s:%s", settings.host, settings.port)
 
-        app = create_app(settings, on_ready=ready)
+        from app.tracing import Tracing
+
+        # OpenTelemetry only when the standard OTEL_* variables ask for it.
+        app = create_app(settings, on_ready=ready, tracing=Tracing.from_env())
         # Proxy headers off, header/body/idle limits: see app/server.py. Our
         # handlers format every line (app/log_format.py): our access line names
         # the route template, uvicorn's the raw query string.
@@ -285,6 +288,17 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """Check MONGO_URI's database (and Redis) read-only; exit 1 if serving is blocked."""
+    from app import doctor
+
+    settings = Settings.from_env()
+    if settings.mongo_uri is None:
+        print("convos-gateway: doctor checks an existing database: set MONGO_URI", file=sys.stderr)
+        return 2
+    return doctor.run(settings, sys.stdout, sample=args.sample, create_indexes=args.create_indexes)
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from resolvers.graphql.schema import build_schema
 
@@ -318,6 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--ttl", type=parse_duration, default=3600, help="lifetime, e.g. 15m, 1h, 7d"
     )
     p_token.set_defaults(func=token)
+
+    p_doctor = sub.add_parser(
+        "doctor", help="check MONGO_URI's database and Redis (read-only); exit 1 if not servable"
+    )
+    p_doctor.add_argument(
+        "--sample", type=int, default=1000, help="documents per collection whose shape is checked"
+    )
+    p_doctor.add_argument(
+        "--create-indexes", action="store_true", help="create the indexes the gateway needs"
+    )
+    p_doctor.set_defaults(func=doctor)
 
     p_schema = sub.add_parser("export-schema", help="print the GraphQL SDL")
     p_schema.set_defaults(func=export_schema)

@@ -31,6 +31,7 @@ from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
+from app.tracing import Tracing
 from resolvers.adapters.services import Services
 from resolvers.importing import operation as import_ops
 from resolvers.titles import build_title_service
@@ -76,6 +77,7 @@ def create_app(
     database: Database | None = None,
     on_ready: Callable[[], None] | None = None,
     mongo_options: dict[str, Any] | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """Build the application.
 
@@ -86,6 +88,8 @@ def create_app(
             to ``settings.mongo_uri`` at start-up.
         on_ready: called once the database answers and indexes exist.
         mongo_options: extra ``AsyncMongoClient`` options (e.g. command listeners).
+        tracing: OpenTelemetry spans for requests, operations and MongoDB
+            commands (``Tracing.from_env()``); None: no instrumentation at all.
     """
     if not settings.jwt_secret:
         raise ValueError("settings without a JWT secret; call Settings.with_secret() first")
@@ -93,6 +97,10 @@ def create_app(
     proxies = TrustedProxies(settings.trusted_proxies)
     rate_limiter = build_rate_limiter(settings)
 
+    if tracing is not None:
+        # Only our own client gets the listener; a caller's database is theirs.
+        listeners = [*(mongo_options or {}).get("event_listeners", []), *tracing.mongo_listeners()]
+        mongo_options = {**(mongo_options or {}), "event_listeners": listeners}
     own_database = database is None
     if database is None:
         if settings.mongo_uri is None:
@@ -161,7 +169,7 @@ def create_app(
                 await db.close()
 
     graphql = GraphQLApp(
-        make_schema(settings),
+        make_schema(settings, tracing),
         settings,
         services,
         verifier,
@@ -189,6 +197,9 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    if tracing is not None:
+        # Before observe(): it builds the middleware stack, after which none can be added.
+        tracing.instrument_app(app)
     observe(app, settings)
     app.state.settings = settings
     app.state.verifier = verifier

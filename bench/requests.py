@@ -1,6 +1,10 @@
 """CPU per request of the gateway against a floor doing the same database work.
 
     python -m bench.requests [--requests N] [--reps R] [--quick] [--clock schedstat|stat]
+                             [--tracing]
+
+``--tracing`` runs the gateway with OpenTelemetry on (spans batched and
+dropped at export, see ``bench.servers``); compare with a run without it.
 
 What it does (see bench/README.md for how to read the figures):
 
@@ -225,9 +229,13 @@ class Server:
         return self.process.pid
 
 
-def start_server(kind: str, uri: str, log_dir: Path, profile: Path | None = None) -> Server:
+def start_server(
+    kind: str, uri: str, log_dir: Path, profile: Path | None = None, *, tracing: bool = False
+) -> Server:
     port = free_port()
     extra = ["--profile", str(profile)] if profile is not None else []
+    if tracing:
+        extra.append("--tracing")
     log = (log_dir / f"{kind}.log").open("wb")
     process = subprocess.Popen(
         [
@@ -402,7 +410,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conversation_id = seed(embedded.uri)
         print(f"seeded {N_CONVERSATIONS} conversations in {time.monotonic() - t0:.1f} s")
         servers = [
-            start_server("gateway", embedded.uri, log_dir, args.profile_gateway),
+            start_server(
+                "gateway", embedded.uri, log_dir, args.profile_gateway, tracing=args.tracing
+            ),
             start_server("floor", embedded.uri, log_dir),
         ]
         gateway, floor = servers
@@ -429,6 +439,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "requests_per_measurement": n,
             "reps": reps,
             "clock": args.clock,
+            "tracing": args.tracing,
             "cpu_count": os.cpu_count(),
             "git": _git_head(),
             "cases": [r.summary() for r in results],
@@ -456,6 +467,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"CPU per request, median of {report['reps']} interleaved runs of "
         f"{report['requests_per_measurement']} requests ({report['clock']} clock)"
+        + (", gateway tracing on" if report.get("tracing") else "")
     )
     header = (
         f"{'case':<14} {'gateway µs':>11} {'floor µs':>9} {'ratio':>6} "
@@ -490,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile-gateway",
         type=Path,
         help="run the gateway under cProfile and write its stats here (ratios then mean little)",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run the gateway with OpenTelemetry tracing on (spans batched, then dropped)",
     )
     args = parser.parse_args(argv)
     if args.quick:

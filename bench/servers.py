@@ -22,7 +22,7 @@ import cProfile
 import math
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import uvicorn
@@ -31,6 +31,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from app.tracing import Tracing
 
 # --- the floor's queries, written out (checked against storage below) ------
 
@@ -161,7 +164,27 @@ def floor_app(mongo_uri: str, db_name: str, user: str) -> Starlette:
     )
 
 
-def gateway_app(mongo_uri: str, db_name: str, secret: str) -> Starlette:
+def _discarding_tracing() -> Tracing:
+    """Tracing as production runs it (batched), its spans dropped at export.
+
+    The exporter's encoding and network send are left out: they run in the
+    batch thread and depend on the collector, not on the gateway.
+    """
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from app.tracing import Tracing
+
+    class Discard(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return Tracing(provider)
+
+
+def gateway_app(mongo_uri: str, db_name: str, secret: str, *, tracing: bool = False) -> Starlette:
     from app.main import create_app
     from app.settings import Settings
 
@@ -177,7 +200,7 @@ def gateway_app(mongo_uri: str, db_name: str, secret: str) -> Starlette:
         max_messages_per_conversation=4,
     )
     settings.check()
-    return create_app(settings)
+    return create_app(settings, tracing=_discarding_tracing() if tracing else None)
 
 
 def main() -> None:
@@ -189,9 +212,10 @@ def main() -> None:
     parser.add_argument("--user", required=True)
     parser.add_argument("--secret", default="")
     parser.add_argument("--profile", help="write a cProfile of the whole run to this file")
+    parser.add_argument("--tracing", action="store_true", help="gateway: OpenTelemetry spans on")
     args = parser.parse_args()
     if args.kind == "gateway":
-        app = gateway_app(args.mongo_uri, args.db, args.secret)
+        app = gateway_app(args.mongo_uri, args.db, args.secret, tracing=args.tracing)
     else:
         app = floor_app(args.mongo_uri, args.db, args.user)
     # CPU time, not wall time: waits on the database must not show as hot spots.

@@ -25,6 +25,7 @@ from strawberry.extensions import (
 from app.graphql_limits import Limits, create_limits_rule
 from app.graphql_metrics import OperationMetrics
 from app.settings import Settings
+from app.tracing import Tracing
 from resolvers.graphql.schema import build_schema, should_mask
 
 INTERNAL: Final = "INTERNAL_SERVER_ERROR"
@@ -74,7 +75,7 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
+def schema_extensions(settings: Settings, tracing: Tracing | None = None) -> list[ExtensionFactory]:
     """The schema's extensions, in order: add a new one here.
 
     Strawberry builds extensions per request from these factories. The
@@ -92,13 +93,16 @@ def schema_extensions(settings: Settings) -> list[ExtensionFactory]:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
+    if tracing is not None:
+        # First, so the operation span covers parsing and validation too.
+        extensions.insert(0, tracing.graphql_extension())
     return extensions
 
 
-def make_schema(settings: Settings) -> strawberry.Schema:
+def make_schema(settings: Settings, tracing: Tracing | None = None) -> strawberry.Schema:
     quiet_request_errors()
     return build_schema(
-        schema_extensions(settings),
+        schema_extensions(settings, tracing),
         field_suggestions=settings.field_suggestions,
         max_batch=settings.max_batch,
         fast_path=settings.graphql_fast_path,
