@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from storage.database import Database
 
 
@@ -23,3 +25,38 @@ async def check_invariants(database: Database, user: str) -> None:
     assert set(carried) <= set(counts), (carried, counts)
     assert sorted(t["position"] for t in tags) == list(range(len(tags)))
     assert len({t["tag"] for t in tags}) == len(tags)
+
+
+async def check_messages_belong(database: Database) -> int:
+    """No message belongs to an absent conversation, nor to another user than
+    its conversation's; returns how many messages were checked."""
+    owners = {
+        c["conversationId"]: c["user"]
+        async for c in database.conversations.find({}, {"conversationId": 1, "user": 1})
+    }
+    checked = 0
+    strays: list[tuple[str, str]] = []
+    async for message in database.messages.find({}, {"conversationId": 1, "user": 1}):
+        checked += 1
+        if owners.get(message["conversationId"]) != message["user"]:
+            strays.append((message["conversationId"], message["user"]))
+    assert not strays, f"{len(strays)} messages without their conversation: {strays[:5]}"
+    return checked
+
+
+async def check_store(database: Database, users: Iterable[str]) -> dict[str, int]:
+    """Every invariant above for each of ``users``, straight in MongoDB;
+    returns how many documents each check covered (for the test's figures)."""
+    users = list(users)
+    for user in users:
+        await check_invariants(database, user)
+    return {
+        "users": len(users),
+        "tag documents (count = true count, positions 0..n-1, unique)": (
+            await database.tags.count_documents({"user": {"$in": users}})
+        ),
+        "conversations (tags unique and each with a tag document)": (
+            await database.conversations.count_documents({"user": {"$in": users}})
+        ),
+        "messages (conversation present, same user)": await check_messages_belong(database),
+    }

@@ -1,0 +1,67 @@
+"""At least 50 concurrent clients on loopback against a real gateway process,
+five users racing on the same conversations and tags for a fixed time: no
+5xx, no request unanswered, and afterwards, straight in MongoDB, every tag
+count is the true count, positions are contiguous, and no message belongs to
+an absent conversation.
+
+``make test`` runs it for a few seconds; ``--run-slow`` for two minutes with
+more clients. Run with ``-s`` to see the figures (docs/reliability.md quotes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from storage.database import Database
+from tests.utils.gateway import HIGH_LIMITS, gateway_process
+from tests.utils.invariants import check_store
+from tests.utils.load import (
+    DEFAULT_MIX,
+    EXPECTED_GRAPHQL_CODES,
+    EXPECTED_REFUSALS,
+    USERS,
+    Load,
+    seed_users,
+)
+
+CLIENTS, LOAD_S = 50, 8.0
+SLOW_CLIENTS, SLOW_LOAD_S = 100, 120.0
+
+
+@pytest.mark.slow
+async def test_mixed_load_keeps_tag_counts_and_messages_true_and_never_answers_5xx(
+    database: Database, mongo_uri: str, db_name: str, run_slow: bool, tmp_path: Path
+) -> None:
+    seeded = await seed_users(database, USERS)
+    clients, seconds = (SLOW_CLIENTS, SLOW_LOAD_S) if run_slow else (CLIENTS, LOAD_S)
+    env = {"MONGO_URI": mongo_uri, "MONGO_DB_NAME": db_name, **HIGH_LIMITS}
+    async with gateway_process(env, tmp_path / "gateway.log") as gateway:
+        load = Load(gateway.base_url, USERS, DEFAULT_MIX)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(load.run(clients, stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await runner
+        alive = gateway.alive
+        tracebacks = gateway.tracebacks()
+
+    figures = load.total()
+    checked = await check_store(database, USERS)
+    print(
+        f"\nload: {clients} clients, {len(USERS)} users, {seeded} seeded conversations, "
+        f"{seconds:.0f} s\n{figures.report()}\n  invariants checked: {checked}"
+        f"\n  gateway alive after the load: {alive}; tracebacks in its log: {tracebacks}"
+    )
+    assert alive
+    assert figures.server_errors() == {}, figures.samples
+    assert figures.unexpected({200, 201} | EXPECTED_REFUSALS) == {}, figures.samples
+    assert set(figures.graphql_codes) <= EXPECTED_GRAPHQL_CODES
+    assert figures.graphql_uncoded == []
+    assert tracebacks == 0
+    # Every client was answered, and writes of every kind went through.
+    assert figures.requests >= clients
+    for op in ("rename", "tag_set", "fork", "duplicate", "delete", "graphql_page"):
+        assert figures.by_operation[op][200] + figures.by_operation[op][201] > 0, op
