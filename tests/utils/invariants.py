@@ -21,7 +21,10 @@ async def check_invariants(database: Database, user: str) -> None:
             carried[name] = carried.get(name, 0) + 1
     counts = {t["tag"]: t["count"] for t in tags}
     assert all(n >= 0 for n in counts.values()), counts
-    assert counts == {t["tag"]: carried.get(t["tag"], 0) for t in tags}
+    true_counts = {t["tag"]: carried.get(t["tag"], 0) for t in tags}
+    assert counts == true_counts, {
+        name: (n, true_counts[name]) for name, n in counts.items() if n != true_counts[name]
+    }
     assert set(carried) <= set(counts), (carried, counts)
     assert sorted(t["position"] for t in tags) == list(range(len(tags)))
     assert len({t["tag"] for t in tags}) == len(tags)
@@ -46,10 +49,24 @@ async def check_messages_belong(database: Database) -> int:
 
 async def check_store(database: Database, users: Iterable[str]) -> dict[str, int]:
     """Every invariant above for each of ``users``, straight in MongoDB;
-    returns how many documents each check covered (for the test's figures)."""
+    returns how many documents each check covered (for the test's figures).
+
+    Raises:
+        AssertionError: naming every invariant that failed, not just the first.
+    """
     users = list(users)
+    failures: list[str] = []
     for user in users:
-        await check_invariants(database, user)
+        try:
+            await check_invariants(database, user)
+        except AssertionError as exc:
+            failures.append(f"tags of {user}: {exc}")
+    try:
+        messages = await check_messages_belong(database)
+    except AssertionError as exc:
+        failures.append(str(exc))
+        messages = -1
+    assert not failures, "\n".join(failures)
     return {
         "users": len(users),
         "tag documents (count = true count, positions 0..n-1, unique)": (
@@ -58,5 +75,5 @@ async def check_store(database: Database, users: Iterable[str]) -> dict[str, int
         "conversations (tags unique and each with a tag document)": (
             await database.conversations.count_documents({"user": {"$in": users}})
         ),
-        "messages (conversation present, same user)": await check_messages_belong(database),
+        "messages (conversation present, same user)": messages,
     }
