@@ -29,7 +29,12 @@ from storage.embedded import EmbeddedServer, free_port
 from storage.indexes import ensure_indexes
 from tests.utils.factories import insert_conversation, insert_thread, token
 from tests.utils.gateway import HIGH_LIMITS, gateway_process
-from tests.utils.invariants import check_store
+from tests.utils.invariants import (
+    STRAY_MESSAGE,
+    TAG_WITHOUT_DOCUMENT,
+    WRONG_COUNT,
+    survey_store,
+)
 from tests.utils.load import TRANSPORT_ERROR, USERS, Load
 
 UNAVAILABLE = {"error": "Service unavailable"}
@@ -283,10 +288,8 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
             checked.update(await check_acks(database, acks))
         except AssertionError as exc:
             lost.append(str(exc))
-        try:
-            checked.update(await check_store(database, USERS))
-        except AssertionError as exc:
-            gaps.append(f"store invariants after a cut-off operation: {exc}")
+        survey = await survey_store(database, USERS)
+        checked.update(survey.checked)
     finally:
         await database.client.drop_database("fault")
         await database.close()
@@ -295,6 +298,7 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
         print(f" phase {phase}:\n{load.figures[phase].report()}")
     print(f" probes while down: {down_probes}")
     print(f" acknowledged writes and invariants checked: {checked}")
+    print(f" problems: {dict(survey.problems)}")
     print(f" gateway alive: {alive}; tracebacks in its log: {tracebacks}")
 
     total = load.total()
@@ -314,6 +318,10 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
             assert set(counts) == {503}, (op, counts, down.samples)
     assert down_probes[0] == (503, UNAVAILABLE)
     assert lost == [], lost
+    # An operation cut off by the kill may leave a count one short or its
+    # messages behind (no transactions; see docs/reliability.md), nothing else.
+    assert survey.kinds() <= {WRONG_COUNT, STRAY_MESSAGE, TAG_WITHOUT_DOCUMENT}, survey.problems
+    gaps += [f"{kind}: {survey.problems[kind]}" for kind in sorted(survey.kinds())]
 
     # Known gaps, reported to the lead (docs/reliability.md, "Database
     # outage"); each check becomes a hard one once its fix lands.

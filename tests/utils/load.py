@@ -19,6 +19,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,8 @@ USERS = tuple(f"6b0a7813319bf155c7d4{n:04x}" for n in range(1, 6))
 # Few names, one with a space and a slash: clients collide on them on purpose.
 TAG_NAMES = ("work", "home", "a b/c", "later", "q")
 FORK_OPTIONS = ("directPath", "includeBranches", "targetLevel")
+# A small LibreChat export (two messages) for the import operation.
+IMPORT_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "librechat_flat.json"
 
 # Expected outcomes under contention: another client of the same user deleted
 # the conversation or the tag first (404), or took the new tag name (409).
@@ -54,6 +57,7 @@ DEFAULT_MIX: Mapping[str, int] = {
     "delete": 7,
     "graphql_page": 10,
     "graphql_set_tags": 4,
+    "graphql_fork": 2,
 }
 
 PAGE_QUERY = """
@@ -67,6 +71,12 @@ query Page($after: String, $archived: Boolean!) {
 MESSAGES_QUERY = (
     "query($c: String!) { conversation(conversationId: $c) { messages { messageId } } }"
 )
+FORK_MUTATION = """
+mutation($c: String!, $m: String!) {
+  forkConversation(input: {conversationId: $c, messageId: $m}) {
+    conversation { conversationId } messages { messageId }
+  }
+}"""
 SET_TAGS_MUTATION = """
 mutation($c: String!, $t: [String!]!) {
   setConversationTags(conversationId: $c, tags: $t) { conversationId tagNames }
@@ -212,12 +222,18 @@ class LoadClient:
 
     # -- plumbing ------------------------------------------------------------
     async def request(
-        self, op: str, method: str, path: str, body: Any = None, params: Any = None
+        self,
+        op: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Any = None,
+        files: Any = None,
     ) -> httpx.Response | None:
         started_in = self.load.phase
         try:
             response = await self.http.request(
-                method, path, json=body, params=params, headers=self.headers
+                method, path, json=body, params=params, files=files, headers=self.headers
             )
         except httpx.TransportError as exc:
             self.load.record(op, TRANSPORT_ERROR, started_in, repr(exc))
@@ -346,6 +362,23 @@ class LoadClient:
             self.state.conversations[copy["conversation"]["conversationId"]] = [
                 m["messageId"] for m in copy["messages"]
             ]
+
+    async def op_graphql_fork(self) -> None:
+        known = [cid for cid, ids in self.state.conversations.items() if ids]
+        if not known:
+            return await self.op_graphql_messages()
+        cid = self.rng.choice(known)
+        variables = {"c": cid, "m": self.rng.choice(self.state.conversations[cid])}
+        data = await self.graphql("graphql_fork", FORK_MUTATION, variables)
+        if data is not None and data.get("forkConversation"):
+            copy = data["forkConversation"]
+            self.state.conversations[copy["conversation"]["conversationId"]] = [
+                m["messageId"] for m in copy["messages"]
+            ]
+
+    async def op_import(self) -> None:
+        files = {"file": ("export.json", IMPORT_FILE.read_bytes(), "application/json")}
+        await self.request("import", "POST", "/api/convos/import", files=files)
 
     async def op_delete(self) -> None:
         # Keep a few conversations per user so the other operations have work.
