@@ -279,6 +279,7 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
         await runner
         alive = gateway.alive
         tracebacks = gateway.tracebacks()
+        logged = gateway.warnings().most_common(8)
 
     lost: list[str] = []
     gaps: list[str] = []
@@ -300,6 +301,7 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
     print(f" acknowledged writes and invariants checked: {checked}")
     print(f" problems: {dict(survey.problems)}")
     print(f" gateway alive: {alive}; tracebacks in its log: {tracebacks}")
+    print(f" its warnings and errors: {logged}")
 
     total = load.total()
     assert alive

@@ -47,6 +47,7 @@ async def test_mixed_load_keeps_tag_counts_and_messages_true_and_never_answers_5
         await runner
         alive = gateway.alive
         tracebacks = gateway.tracebacks()
+        logged = gateway.warnings().most_common(8)
 
     figures = load.total()
     survey = await survey_store(database, USERS)
@@ -55,6 +56,7 @@ async def test_mixed_load_keeps_tag_counts_and_messages_true_and_never_answers_5
         f"{seconds:.0f} s\n{figures.report()}\n  invariants checked: {survey.checked}"
         f"\n  problems: {dict(survey.problems)}"
         f"\n  gateway alive after the load: {alive}; tracebacks in its log: {tracebacks}"
+        f"\n  its warnings and errors: {logged}"
     )
     assert alive
     assert figures.server_errors() == {}, figures.samples

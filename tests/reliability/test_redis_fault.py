@@ -123,6 +123,7 @@ async def test_stopped_rate_limit_redis_fails_limited_routes_closed_and_nothing_
         await runner
         alive = gateway.alive
         tracebacks = gateway.tracebacks()
+        logged = gateway.warnings().most_common(8)
 
     survey = await survey_store(database, (*USERS, PROBE))
     print(f"\nredis fault: {clients} clients, {cycles} stop(s), {phase_s:.0f} s phases")
@@ -131,6 +132,7 @@ async def test_stopped_rate_limit_redis_fails_limited_routes_closed_and_nothing_
     print(f" probes while down: {down_probes}")
     print(f" invariants checked: {survey.checked}; problems: {dict(survey.problems)}")
     print(f" gateway alive: {alive}; tracebacks in its log: {tracebacks}")
+    print(f" its warnings and errors: {logged}")
 
     total = load.total()
     assert alive

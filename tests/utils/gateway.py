@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,17 @@ class GatewayProcess:
 
     def tracebacks(self) -> int:
         return self.log().count("Traceback (most recent call last)")
+
+    def warnings(self) -> Counter[str]:
+        """WARNING and ERROR lines of the log by level, logger and message
+        (its first 60 characters), for the test's figures."""
+        found: Counter[str] = Counter()
+        for line in self.log().splitlines():
+            # "2026-12-03 08:03:15,769 ERROR resolvers.fork: could not ..."
+            parts = line.split(" ", 3)
+            if len(parts) == 4 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
+                found[f"{parts[2]} {parts[3][:60]}"] += 1
+        return found
 
 
 @contextlib.asynccontextmanager

@@ -136,6 +136,9 @@ class Figures:
             lines.append(f"  GraphQL error codes: {dict(sorted(self.graphql_codes.items()))}")
         if self.graphql_uncoded:
             lines.append(f"  GraphQL errors without a code: {len(self.graphql_uncoded)}")
+        for (op, status), body in sorted(self.samples.items()):
+            if status >= 500 or status == TRANSPORT_ERROR:
+                lines.append(f"  {op} {status}: {body}")
         return "\n".join(lines)
 
 
