@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -93,9 +94,12 @@ class Figures:
     graphql_uncoded: list[str] = field(default_factory=list)
     # One response body per (operation, refusal or fault status), for reports.
     samples: dict[tuple[str, int], str] = field(default_factory=dict)
+    # The longest answer per operation, in seconds: a figure, never asserted.
+    slowest: dict[str, float] = field(default_factory=dict)
 
-    def record(self, op: str, status: int, body: str = "") -> None:
+    def record(self, op: str, status: int, body: str = "", seconds: float = 0.0) -> None:
         self.by_operation[op][status] += 1
+        self.slowest[op] = max(self.slowest.get(op, 0.0), seconds)
         if status not in (200, 201):
             self.samples.setdefault((op, status), body[:300])
 
@@ -131,7 +135,8 @@ class Figures:
     def report(self) -> str:
         lines = [f"  requests: {self.requests}, by status: {_fmt(self.statuses)}"]
         for op in sorted(self.by_operation):
-            lines.append(f"    {op:<18} {_fmt(self.by_operation[op])}")
+            slowest = f"(slowest {self.slowest.get(op, 0.0):.1f} s)"
+            lines.append(f"    {op:<18} {_fmt(self.by_operation[op])} {slowest}")
         if self.graphql_codes:
             lines.append(f"  GraphQL error codes: {dict(sorted(self.graphql_codes.items()))}")
         if self.graphql_uncoded:
@@ -171,9 +176,11 @@ class Load:
         self.state = {user: UserState() for user in self.users}
         self.clients = 0
 
-    def record(self, op: str, status: int, started_in: str, body: str = "") -> Figures:
+    def record(
+        self, op: str, status: int, started_in: str, body: str = "", seconds: float = 0.0
+    ) -> Figures:
         figures = self.figures[started_in if started_in == self.phase else "transition"]
-        figures.record(op, status, body)
+        figures.record(op, status, body, seconds)
         return figures
 
     def total(self) -> Figures:
@@ -186,6 +193,8 @@ class Load:
             total.graphql_uncoded.extend(figures.graphql_uncoded)
             for key, body in figures.samples.items():
                 total.samples.setdefault(key, body)
+            for op, seconds in figures.slowest.items():
+                total.slowest[op] = max(total.slowest.get(op, 0.0), seconds)
         return total
 
     async def run(self, clients: int, stop: asyncio.Event, *, seed: int = 0) -> None:
@@ -234,6 +243,7 @@ class LoadClient:
         files: Any = None,
     ) -> httpx.Response | None:
         started_in = self.load.phase
+        started = time.perf_counter()
         try:
             response = await self.http.request(
                 method, path, json=body, params=params, files=files, headers=self.headers
@@ -241,8 +251,13 @@ class LoadClient:
         except httpx.TransportError as exc:
             self.load.record(op, TRANSPORT_ERROR, started_in, repr(exc))
             return None
-        figures = self.load.record(op, response.status_code, started_in, response.text)
-        if path == "/graphql" and response.status_code == 200:
+        figures = self.load.record(
+            op, response.status_code, started_in, response.text, time.perf_counter() - started
+        )
+        if path == "/graphql" and response.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            # Codes of every GraphQL answer, 200 or not (a 503 TIMEOUT has one too).
             for error in response.json().get("errors") or []:
                 code = (error.get("extensions") or {}).get("code")
                 if code is None:
