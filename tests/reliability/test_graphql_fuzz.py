@@ -22,6 +22,7 @@ from typing import Any
 import graphql
 import httpx
 import hypothesis_graphql
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -160,6 +161,7 @@ def _internal_errors(body: Any) -> list[Any]:
     ]
 
 
+@pytest.mark.slow
 def test_generated_operations_never_answer_5xx_or_an_internal_error(
     mongo_uri: str, run_slow: bool
 ) -> None:
