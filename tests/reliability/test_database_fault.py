@@ -325,8 +325,8 @@ async def test_killed_database_answers_503_then_recovers_with_every_acknowledged
     assert survey.kinds() <= {WRONG_COUNT, STRAY_MESSAGE, TAG_WITHOUT_DOCUMENT}, survey.problems
     gaps += [f"{kind}: {survey.problems[kind]}" for kind in sorted(survey.kinds())]
 
-    # Known gaps, reported to the lead (docs/reliability.md, "Database
-    # outage"); each check becomes a hard one once its fix lands.
+    # Known gaps G3 and G4 (docs/reliability.md); each check becomes a hard
+    # one once its fix lands.
     _, graphql_down = down_probes[1]
     codes = {(e.get("extensions") or {}).get("code") for e in graphql_down.get("errors", [])}
     if codes != {SERVICE_UNAVAILABLE}:

@@ -159,7 +159,7 @@ async def test_stopped_rate_limit_redis_fails_limited_routes_closed_and_nothing_
     # The fork/duplicate race of test_load (a copy keeps a tag deleted meanwhile).
     assert survey.kinds() <= {TAG_WITHOUT_DOCUMENT}, survey.problems
 
-    # Known gaps, reported to the lead (docs/reliability.md, "Redis outage").
+    # Known gaps G1, G4 and G7 (docs/reliability.md).
     gaps = [f"G1 race: {p}" for p in survey.problems[TAG_WITHOUT_DOCUMENT]]
     if stale:
         gaps.append(f"G7 stale Redis connections after the restart: {stale}")
