@@ -17,7 +17,7 @@ import pytest
 
 from storage.database import Database
 from tests.utils.gateway import HIGH_LIMITS, gateway_process
-from tests.utils.invariants import TAG_WITHOUT_DOCUMENT, survey_store
+from tests.utils.invariants import TAG_WITHOUT_DOCUMENT, WRONG_COUNT, survey_store
 from tests.utils.load import (
     DEFAULT_MIX,
     EXPECTED_GRAPHQL_CODES,
@@ -75,13 +75,13 @@ async def test_mixed_load_keeps_tag_counts_and_messages_true_and_never_answers_5
     assert figures.requests >= clients
     for op in ("rename", "tag_set", "fork", "duplicate", "delete", "graphql_page"):
         assert figures.by_operation[op][200] + figures.by_operation[op][201] > 0, op
-    assert survey.kinds() <= {TAG_WITHOUT_DOCUMENT}, survey.problems
-    gaps = []
-    if survey.kinds():
-        # Known race G1 (docs/reliability.md): a fork or duplicate writes its
-        # copy, tags included, outside the user's tag lock, so a tag deleted
-        # or renamed meanwhile stays on the copy.
-        gaps.append(f"G1 race: {survey.problems[TAG_WITHOUT_DOCUMENT]}")
+    # Known race G1 (docs/reliability.md): a fork or duplicate writes its copy,
+    # tags included, outside the user's tag lock, so a tag deleted or renamed
+    # meanwhile stays on the copy. Known gap G8: a mutation stopped by the
+    # GraphQL timeout between its writes leaves a count short (only then).
+    known = {TAG_WITHOUT_DOCUMENT} | ({WRONG_COUNT} if timeouts else set())
+    assert survey.kinds() <= known, survey.problems
+    gaps = [f"{kind}: {survey.problems[kind]}" for kind in sorted(survey.kinds())]
     if timeouts:
         gaps.append(f"G6: {timeouts} GraphQL TIMEOUTs under per-user contention")
     if gaps:
