@@ -54,7 +54,7 @@ class GatewayProcess:
         (its first 60 characters), for the test's figures."""
         found: Counter[str] = Counter()
         for line in self.log().splitlines():
-            # "2026-12-03 08:03:15,769 ERROR resolvers.fork: could not ..."
+            # "2026-12-03 08:03:15,769 ERROR resolvers.operations.fork: could not ..."
             parts = line.split(" ", 3)
             if len(parts) == 4 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
                 found[f"{parts[2]} {parts[3][:60]}"] += 1
