@@ -18,7 +18,7 @@ from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
 from app.graphql.persisted_queries import NOT_FOUND
-from app.http_errors import REQUEST_LEVEL_CODES, status_for
+from app.http_errors import REQUEST_LEVEL_CODES, SERVICE_UNAVAILABLE, status_for
 from app.jsonutil import JSONResponse, dumps
 from resolvers.operations.errors import RateLimited, UserError
 
@@ -101,7 +101,8 @@ def set_status(
     errors = result.errors or []
     codes = set(_codes(errors))
     status: int | None = None
-    if TIMEOUT in codes:
+    if codes & {TIMEOUT, SERVICE_UNAVAILABLE}:
+        # Retry later: nothing is wrong with the request.
         status = 503
     else:
         for code in codes:

@@ -22,13 +22,18 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from app.faults import unavailable_dependency
 from app.graphql_limits import Limits, create_limits_rule
 from app.graphql_metrics import OperationMetrics
+from app.http_errors import SERVICE_UNAVAILABLE
 from app.settings import Settings
 from app.tracing import Tracing
 from resolvers.graphql.schema import build_schema, should_mask
 
 INTERNAL: Final = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE_MESSAGE: Final = "Service unavailable"
+
+log = logging.getLogger("convos_gateway.graphql")
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -42,7 +47,15 @@ class _OnlyServerErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.msg
-        return not isinstance(error, GraphQLError) or should_mask(error)
+        if not isinstance(error, GraphQLError):
+            return True
+        original = error.original_error
+        dependency = unavailable_dependency(original) if original is not None else None
+        if dependency is not None:
+            # An outage: one line per request, as REST logs it, not a traceback.
+            log.warning("%s unavailable: %s", dependency, type(original).__name__)
+            return False
+        return should_mask(error)
 
 
 def quiet_request_errors() -> None:
@@ -59,6 +72,17 @@ class _MaskErrors(MaskErrors):
     response has a ``data`` entry, even a null one."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is not None and unavailable_dependency(original) is not None:
+            # Nothing is wrong with the request: retry later (HTTP 503).
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": SERVICE_UNAVAILABLE},
+            )
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL}
         return masked

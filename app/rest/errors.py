@@ -6,15 +6,13 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.faults import unavailable_dependency
 from app.http_errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, body_for, status_for
 from app.jsonutil import JSONResponse
-from resolvers.adapters.rate_limiter import RateLimitUnavailable
 from resolvers.operations.errors import RateLimited, UserError
 
 log = logging.getLogger(__name__)
@@ -42,15 +40,9 @@ def fault_response(exc: Exception) -> Response:
 
     No stack trace or driver message leaves the process; the log has them.
     """
-    if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
-        log.warning("database unavailable: %s", exc)
-        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        # The shared title cache lives in Redis when replicas run.
-        log.warning("redis unavailable: %s", exc)
-        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
-    if isinstance(exc, RateLimitUnavailable):
-        # Limited routes fail closed while the counters' Redis is unreachable.
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        log.warning("%s unavailable: %s", dependency, type(exc).__name__)
         return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, PyMongoError):
         log.exception("database error")

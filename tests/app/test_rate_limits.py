@@ -314,8 +314,17 @@ async def test_unreachable_redis_fails_closed_with_503(
     async with running(settings, database) as app, client_for(app) as client:
         response = await fork(client, source)
         assert (response.status_code, response.json()) == (503, {"error": "Service unavailable"})
-        body = await gql(client, GQL_DUPLICATE, {"id": source[0]})
-        assert body["errors"][0]["message"] == "Internal server error"
+        response = await client.post(
+            "/graphql",
+            json={"query": GQL_DUPLICATE, "variables": {"id": source[0]}},
+            headers=auth(ALICE),
+        )
+        assert response.status_code == 503
+        [error] = response.json()["errors"]
+        assert (error["message"], error["extensions"]) == (
+            "Service unavailable",
+            {"code": "SERVICE_UNAVAILABLE"},
+        )
     assert await snapshot(database) == before
 
 
