@@ -30,10 +30,6 @@ async def limits_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
         await asyncio.to_thread(server.stop)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the limits' Redis pool does not retry a stale connection (issue 9 evidence)",
-)
 async def test_the_first_limited_request_after_redis_restarts_succeeds(
     database: Database, mongo_uri: str, limits_redis: RedisServer
 ) -> None:
