@@ -221,6 +221,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             services=self.services,
             user_id=user,
             auth_error=reason or "No auth token",
+            deadline_s=self.settings.execution_timeout_s,
             # The same client address REST uses, so per-IP limits are shared.
             extra={
                 "request": request,

@@ -22,6 +22,9 @@ class GraphQLContext:
     services: Services
     user_id: str | None
     auth_error: str = "No auth token"
+    # How long one operation may run before the edge answers TIMEOUT; an
+    # operation that waits (generateTitle) fits its wait inside it.
+    deadline_s: float | None = None
     # Edge-specific extras (the HTTP request, a client IP) that some
     # operations, such as rate limits, need; resolvers never read a Request.
     extra: dict[str, Any] = field(default_factory=dict)

@@ -355,8 +355,10 @@ class Mutation:
     )
     async def generate_title(self, info: Info, conversation_id: str) -> str:
         ctx = _context(info)
+        # Keep a margin inside the execution timeout for the reads around the wait.
+        budget = None if ctx.deadline_s is None else ctx.deadline_s * 0.8
         return await title_generation.generated_title(
-            ctx.services, ctx.user, conversation_id=conversation_id
+            ctx.services, ctx.user, conversation_id=conversation_id, wait_budget_s=budget
         )
 
 

@@ -20,6 +20,7 @@ from resolvers.operations.conversations import get_conversation
 from resolvers.operations.errors import TITLE_NOT_FOUND, NotFound
 from resolvers.operations.events import ConversationEvent
 from resolvers.titles import TitleSource, title_cache_key, wait_for_title
+from resolvers.titles.waiting import delays_within
 from storage import conversations as conversation_store
 from storage import messages as message_store
 from storage.database import Document
@@ -97,11 +98,15 @@ async def schedule_titles(services: Services, user: str, conversations: Iterable
     return started
 
 
-async def generated_title(services: Services, user: str, *, conversation_id: str) -> str:
+async def generated_title(
+    services: Services, user: str, *, conversation_id: str, wait_budget_s: float | None = None
+) -> str:
     """The generated title of a conversation, waiting for it with LibreChat's backoff.
 
     A conversation with a default title gets one generated now; the cache
-    entry is read once and removed.
+    entry is read once and removed. ``wait_budget_s`` cuts the backoff short
+    for an edge whose own deadline is shorter (GraphQL's execution timeout),
+    so the caller gets NOT_FOUND rather than a timeout.
 
     Raises:
         NotFound: unknown conversation, or no title within the backoff (about 15.5 s).
@@ -114,9 +119,10 @@ async def generated_title(services: Services, user: str, *, conversation_id: str
         raise NotFound(TITLE_NOT_FOUND)
     if has_default_title(conversation):
         await schedule_title(services, user, cid)
-    title = await wait_for_title(
-        titles.cache, title_cache_key(user, cid), delays=services.title_wait_delays
-    )
+    delays = services.title_wait_delays
+    if wait_budget_s is not None:
+        delays = delays_within(delays, wait_budget_s)
+    title = await wait_for_title(titles.cache, title_cache_key(user, cid), delays=delays)
     if title is None:
         raise NotFound(TITLE_NOT_FOUND)
     return title

@@ -11,6 +11,22 @@ GEN_TITLE_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
 """LibreChat's backoff: about 15.5 s in all, then the route answers 404."""
 
 
+def delays_within(delays: Sequence[float], budget_s: float) -> tuple[float, ...]:
+    """``delays`` cut so that they add up to at most ``budget_s``.
+
+    The last delay is shortened to end at the budget, so the final check
+    still happens as late as the caller can afford.
+    """
+    fitted: list[float] = []
+    left = budget_s
+    for delay in delays:
+        if left <= 0:
+            break
+        fitted.append(min(delay, left))
+        left -= delay
+    return tuple(fitted)
+
+
 async def wait_for_title(
     cache: TitleCache,
     key: str,

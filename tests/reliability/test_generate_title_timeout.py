@@ -20,10 +20,6 @@ def settings(mongo_uri: str) -> Settings:
     return make_settings(mongo_uri, execution_timeout_s=1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generateTitle's wait for a title outlives GRAPHQL_TIMEOUT_S (issue 9 evidence)",
-)
 async def test_generate_title_without_a_title_to_come_is_not_found_within_the_timeout(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from resolvers.titles.cache import MemoryTitleCache
-from resolvers.titles.waiting import GEN_TITLE_DELAYS_S, wait_for_title
+from resolvers.titles.waiting import GEN_TITLE_DELAYS_S, delays_within, wait_for_title
 
 
 class TitleArrivesAt:
@@ -77,3 +77,9 @@ async def test_wait_reports_a_cache_outage_instead_of_no_title() -> None:
         await wait_for_title(
             BrokenCache(), "u-c", sleep=TitleArrivesAt(MemoryTitleCache(), "", None)
         )
+
+
+def test_delays_within_a_budget_end_at_the_budget() -> None:
+    assert delays_within((0.5, 1.0, 2.0, 4.0, 8.0), 2.5) == (0.5, 1.0, 1.0)
+    assert delays_within((0.5, 1.0), 10.0) == (0.5, 1.0)
+    assert delays_within((0.5, 1.0), 0.0) == ()
