@@ -27,6 +27,8 @@ from typing import Any
 
 import strawberry
 from cross_web import HTTPException
+from graphql import GraphQLError, get_operation_ast, parse
+from graphql.language import OperationType as OperationTypeNode
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -82,6 +84,34 @@ from resolvers.operations.errors import PayloadTooLarge, Unauthenticated, UserEr
 log = logging.getLogger("convos_gateway.graphql")
 
 _SUB_RESPONSE = "graphql_sub_response"
+
+
+def finish_or_cancel(execution: asyncio.Future[Any], query: str | None, name: str | None) -> None:
+    """After a timeout: a query stops; a mutation runs to its end in the background.
+
+    Cancelling a mutation between its writes would leave half of it stored
+    (a fork's copy without its tag recount); the client was told TIMEOUT and
+    finds the result on its next read. Parsed again only here, on the rare
+    timeout path, so normal requests pay nothing.
+    """
+    if not is_mutation(query, name):
+        execution.cancel()
+        return
+
+    def _retrieve(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("timed-out mutation %r failed: %r", name, done.exception())
+
+    execution.add_done_callback(_retrieve)
+
+
+def is_mutation(query: str | None, name: str | None) -> bool:
+    try:
+        document = parse(query or "")
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, name)
+    return operation is not None and operation.operation is OperationTypeNode.MUTATION
 
 
 @dataclass
@@ -284,19 +314,26 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as exc:
             return ExecutionResult(data=None, errors=[exc.graphql_error()])
+        execution = asyncio.ensure_future(
+            self.schema.execute(
+                resolved.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        )
         try:
-            async with asyncio.timeout(self.settings.execution_timeout_s):
-                result = await self.schema.execute(
-                    resolved.query,
-                    root_value=root_value,
-                    variable_values=request_data.variables,
-                    context_value=context,
-                    operation_name=request_data.operation_name,
-                    allowed_operation_types=allowed,
-                    operation_extensions=request_data.extensions,
-                )
+            # Shielded: the timeout answers the client, it does not decide
+            # whether the work stops (below).
+            result = await asyncio.wait_for(
+                asyncio.shield(execution), self.settings.execution_timeout_s
+            )
         except TimeoutError:
             log.warning("GraphQL operation %r timed out", request_data.operation_name)
+            finish_or_cancel(execution, resolved.query, request_data.operation_name)
             return ExecutionResult(
                 data=None, errors=[timeout_error(self.settings.execution_timeout_s)]
             )
@@ -311,6 +348,10 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             raise Rejected(405, exc.as_http_error_reason(method), {"Allow": "POST"}) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
+        except asyncio.CancelledError:
+            # The client went away: the operation's reads stop with it.
+            execution.cancel()
+            raise
         if resolved.register_as is not None and not is_request_error(result):
             await self.persisted.register(resolved)
         return result

@@ -32,10 +32,6 @@ def settings(mongo_uri: str) -> Settings:
     return make_settings(mongo_uri, execution_timeout_s=1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the GraphQL timeout cancels a mutation between its writes (issue 9 evidence)",
-)
 async def test_a_fork_stopped_by_the_timeout_leaves_true_tag_counts(
     client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
