@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from app import metrics
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.events import LocalEvents, RedisEvents
@@ -96,11 +97,13 @@ def create_app(
         if settings.mongo_uri is None:
             raise ValueError("no MONGO_URI: the CLI starts the embedded database first")
         # The client connects lazily, inside the server's event loop.
+        options = dict(mongo_options or {})
         database = connect(
             settings.mongo_uri,
             default_db=settings.mongo_db_name,
             timeout_ms=settings.mongo_timeout_ms,
-            **(mongo_options or {}),
+            event_listeners=[*options.pop("event_listeners", ()), *metrics.mongo_listeners()],
+            **options,
         )
     db = database
     # One Redis client for persisted queries and events when REDIS_URI is set.
@@ -116,6 +119,7 @@ def create_app(
         rate_limiter=rate_limiter,
         titles=build_title_service(settings) if settings.title_generation else None,
         max_messages_per_conversation=settings.max_messages_per_conversation,
+        import_observer=metrics.IMPORT_METRICS,
     )
 
     @contextlib.asynccontextmanager

@@ -9,8 +9,6 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app import metrics
-
 Document = dict[str, Any]
 
 # LibreChat's collection names; the gateway works on an existing LibreChat database.
@@ -63,7 +61,8 @@ def connect(
         db_name: overrides both (tests isolate themselves by database name).
         timeout_ms: server selection and connect timeout, so that requests
             against an unreachable server fail fast (503) instead of hanging.
-        client_options: passed to ``AsyncMongoClient`` (e.g. event listeners).
+        client_options: passed to ``AsyncMongoClient``, e.g. ``event_listeners``
+            (the app passes its metrics' command listener: storage knows no app).
     """
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         uri,
@@ -71,7 +70,6 @@ def connect(
         connectTimeoutMS=timeout_ms,
         # LibreChat stores UTC dates; naive datetimes keep serialisation cheap.
         tz_aware=False,
-        event_listeners=[*client_options.pop("event_listeners", ()), *metrics.mongo_listeners()],
         **client_options,
     )
     db = client[db_name] if db_name else client.get_default_database(default=default_db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resolvers.adapters.import_observer import ImportObserver, NoImportObserver
 from resolvers.adapters.rate_limiter import RateLimiter
 from resolvers.operations.events import EventSink, NoEvents
 from resolvers.operations.locks import UserLocks
@@ -31,3 +32,5 @@ class Services:
     # The most messages one conversation's `messages` field reads (the GraphQL
     # cost limit counts that field at this size); more is TOO_MANY_MESSAGES.
     max_messages_per_conversation: int = 2000
+    # Told when imports start and end (the app's metrics); nobody by default.
+    import_observer: ImportObserver = field(default_factory=NoImportObserver)

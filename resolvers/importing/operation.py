@@ -42,7 +42,7 @@ from typing import IO
 from bson import ObjectId
 from pymongo.errors import BulkWriteError, DocumentTooLarge
 
-from app import metrics
+from resolvers.adapters.import_observer import observed_import
 from resolvers.adapters.services import Services
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
@@ -174,7 +174,7 @@ class ImportResult:
 ProgressCallback = Callable[[ImportProgress], None]
 
 
-@metrics.tracks_import
+@observed_import
 async def import_conversations(
     services: Services,
     admission: ImportAdmission,
