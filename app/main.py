@@ -31,7 +31,9 @@ from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
+from resolvers.adapters.redis_locks import RedisUserLocks
 from resolvers.adapters.services import Services
+from resolvers.operations.locks import UserLocks
 from resolvers.titles import build_title_service
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
@@ -120,6 +122,12 @@ def create_app(
         titles=build_title_service(settings) if settings.title_generation else None,
         max_messages_per_conversation=settings.max_messages_per_conversation,
         import_observer=metrics.IMPORT_METRICS,
+        # One user's tag changes wait for each other across replicas too.
+        locks=RedisUserLocks(
+            redis, lease_s=settings.tag_lock_lease_s, wait_s=settings.tag_lock_wait_s
+        )
+        if redis is not None
+        else UserLocks(),
     )
 
     @contextlib.asynccontextmanager

@@ -193,6 +193,16 @@ class Settings:
         "shared title cache and GraphQL events for replicas; unset = in memory",
         parse=parse_str,
     )
+    tag_lock_lease_s: float = setting(
+        "TAG_LOCK_LEASE_S",
+        10.0,
+        "with REDIS_URI: a dead replica blocks its user's tag changes at most this long",
+    )
+    tag_lock_wait_s: float = setting(
+        "TAG_LOCK_WAIT_S",
+        30.0,
+        "with REDIS_URI: a tag change waits this long for its user, then 503",
+    )
     title_api_base_url: str | None = setting(
         "TITLE_API_BASE_URL",
         None,

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from app.http_errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE, body_for, status_for
 from app.jsonutil import JSONResponse
 from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.adapters.redis_locks import UserLockTimeout
 from resolvers.operations.errors import RateLimited, UserError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ def fault_response(exc: Exception) -> Response:
         return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, RateLimitUnavailable):
         # Limited routes fail closed while the counters' Redis is unreachable.
+        return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
+    if isinstance(exc, UserLockTimeout):
+        # Another replica held the user's tag lock for TAG_LOCK_WAIT_S.
+        log.warning("tag lock wait timed out: %s", exc)
         return error_response(SERVICE_UNAVAILABLE, _UNAVAILABLE)
     if isinstance(exc, PyMongoError):
         log.exception("database error")
