@@ -104,6 +104,7 @@ def create_app(
             settings.mongo_uri,
             default_db=settings.mongo_db_name,
             timeout_ms=settings.mongo_timeout_ms,
+            journal=settings.mongo_write_journal,
             event_listeners=[*options.pop("event_listeners", ()), *metrics.mongo_listeners()],
             **options,
         )

@@ -119,6 +119,11 @@ class Settings:
     mongo_timeout_ms: int = setting(
         "MONGO_TIMEOUT_MS", 5000, "answer 503 after this, not hang for PyMongo's 30 s"
     )
+    mongo_write_journal: bool = setting(
+        "MONGO_WRITE_JOURNAL",
+        True,
+        "acknowledge writes once journaled (j: true), so a crash right after cannot lose them",
+    )
 
     # --- auth ------------------------------------------------------------
     jwt_secret: str = setting(
