@@ -82,7 +82,13 @@ class RedisUserLocks:
                 # One Lock object per hold: the token lives on it, not per thread.
                 thread_local=False,
             )
-            if not await lock.acquire():
+            try:
+                # Bounds a hung Redis too: blocking_timeout is only checked between tries.
+                async with asyncio.timeout(self._wait_s):
+                    acquired = await lock.acquire()
+            except TimeoutError:
+                acquired = False
+            if not acquired:
                 raise UserLockTimeout(f"the tag lock of a user stayed held for {self._wait_s} s")
             renewing = asyncio.create_task(self._renew(lock))
             try:

@@ -217,17 +217,45 @@ async def test_a_live_holder_keeps_the_lock_past_its_lease() -> None:
     user = _user()
     redis = Redis.from_url(REDIS_URI)
     try:
-        holder = RedisUserLocks(redis, lease_s=1.0)
-        other = RedisUserLocks(redis, lease_s=1.0, wait_s=0.2)
+        holder = RedisUserLocks(redis, lease_s=1.5)
+        other = RedisUserLocks(redis, lease_s=1.5, wait_s=0.2)
         async with holder.hold(user):
-            # Two leases long: without renewal the key would have expired.
-            await asyncio.sleep(2.0)
+            # Two leases long: without renewal (every 0.5 s) the key would be gone.
+            await asyncio.sleep(3.0)
             with pytest.raises(UserLockTimeout):
                 async with other.hold(user):
                     pass
         assert await redis.exists(holder.key(user)) == 0  # released on exit
     finally:
         await redis.aclose()
+
+
+async def test_a_hung_redis_fails_the_lock_after_the_wait() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # accepted, read, never answered: a hung Redis
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis(host="127.0.0.1", port=port)
+    try:
+
+        async def enter() -> None:
+            async with RedisUserLocks(redis, wait_s=0.3).hold(_user()):
+                pass
+
+        # The outer bound only turns a hang (the bug) into a failure.
+        with pytest.raises(UserLockTimeout):
+            await asyncio.wait_for(enter(), 30)
+    finally:
+        await redis.aclose()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 # --- shared state: rate limits, persisted queries, events, titles --------------
