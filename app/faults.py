@@ -14,13 +14,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from resolvers.adapters.rate_limiter import RateLimitUnavailable
+from resolvers.adapters.redis_locks import UserLockTimeout
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:
-    """``"database"`` or ``"redis"`` when ``exc`` says that dependency is down, else None."""
+    """``"database"``, ``"redis"`` or ``"tag lock"`` when ``exc`` says that
+    dependency is down (or held past TAG_LOCK_WAIT_S), else None."""
     if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
         return "database"
     # The rate limits' counters (fail closed) and the shared title cache.
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | RateLimitUnavailable):
         return "redis"
+    if isinstance(exc, UserLockTimeout):
+        # Another replica held the user's tag lock for TAG_LOCK_WAIT_S.
+        return "tag lock"
     return None

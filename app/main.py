@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from app import metrics
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.events import LocalEvents, RedisEvents
@@ -32,8 +33,10 @@ from app.rate_limits import build_rate_limiter
 from app.rest import convos, imports, tags
 from app.settings import Settings
 from app.tracing import Tracing
+from resolvers.adapters.redis_locks import RedisUserLocks
 from resolvers.adapters.services import Services
 from resolvers.importing import operation as import_ops
+from resolvers.operations.locks import UserLocks
 from resolvers.titles import build_title_service
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
@@ -106,11 +109,14 @@ def create_app(
         if settings.mongo_uri is None:
             raise ValueError("no MONGO_URI: the CLI starts the embedded database first")
         # The client connects lazily, inside the server's event loop.
+        options = dict(mongo_options or {})
         database = connect(
             settings.mongo_uri,
             default_db=settings.mongo_db_name,
             timeout_ms=settings.mongo_timeout_ms,
-            **(mongo_options or {}),
+            journal=settings.mongo_write_journal,
+            event_listeners=[*options.pop("event_listeners", ()), *metrics.mongo_listeners()],
+            **options,
         )
     db = database
     # One Redis client for persisted queries and events when REDIS_URI is set.
@@ -126,6 +132,13 @@ def create_app(
         rate_limiter=rate_limiter,
         titles=build_title_service(settings) if settings.title_generation else None,
         max_messages_per_conversation=settings.max_messages_per_conversation,
+        import_observer=metrics.IMPORT_METRICS,
+        # One user's tag changes wait for each other across replicas too.
+        locks=RedisUserLocks(
+            redis, lease_s=settings.tag_lock_lease_s, wait_s=settings.tag_lock_wait_s
+        )
+        if redis is not None
+        else UserLocks(),
     )
 
     @contextlib.asynccontextmanager

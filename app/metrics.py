@@ -15,17 +15,17 @@ export whatever other libraries register); the process and GC collectors are
 added to it. With several uvicorn workers each worker has its own registry
 (prometheus_client's multiprocess mode is not set up).
 
-This module imports nothing from the gateway: ``storage`` and ``resolvers``
-call it for the MongoDB command listener and the import/rate-limit counts.
+This module imports nothing from the gateway. ``storage`` and ``resolvers``
+never import it (dependencies point app → resolvers → storage): ``app/main.py``
+hands the MongoDB command listener to ``storage.database.connect``, the import
+observer to ``Services`` and the rate-limit callback to the limiter.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, Protocol, TypeVar
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -40,8 +40,6 @@ from prometheus_client import (
     start_http_server,
 )
 from pymongo import monitoring
-
-P = ParamSpec("P")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -238,28 +236,18 @@ def rate_limited(action: str) -> None:
     RATE_LIMITED.labels(action).inc()
 
 
-class _Imported(Protocol):
-    @property
-    def conversations(self) -> int: ...
+class ImportMetrics:
+    """Imports in progress and the conversations they wrote (an ``ImportObserver``)."""
 
-
-R = TypeVar("R", bound=_Imported)
-
-
-def tracks_import(run: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Decorate an import: counted in progress while it runs, its conversations after."""
-
-    @functools.wraps(run)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def started(self) -> None:
         IMPORTS_IN_PROGRESS.inc()
-        try:
-            result = await run(*args, **kwargs)
-        finally:
-            IMPORTS_IN_PROGRESS.dec()
-        IMPORTED_CONVERSATIONS.inc(result.conversations)
-        return result
 
-    return wrapper
+    def ended(self, conversations: int) -> None:
+        IMPORTS_IN_PROGRESS.dec()
+        IMPORTED_CONVERSATIONS.inc(conversations)
+
+
+IMPORT_METRICS = ImportMetrics()
 
 
 def dependency_up(name: str, up: bool) -> None:

@@ -6,6 +6,7 @@ The budgets themselves, and why they are counted the way they are, live in
 
 from __future__ import annotations
 
+from app import metrics
 from app.settings import Settings, SettingsError
 from resolvers.adapters.rate_limiter import Action, ActionLimits, Budget, RateLimiter
 
@@ -28,7 +29,10 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
     }
     try:
         return RateLimiter.create(
-            settings.rate_limit_storage_uri, limits, key_prefix=settings.rate_limit_key_prefix
+            settings.rate_limit_storage_uri,
+            limits,
+            key_prefix=settings.rate_limit_key_prefix,
+            on_refused=metrics.rate_limited,
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

@@ -119,6 +119,11 @@ class Settings:
     mongo_timeout_ms: int = setting(
         "MONGO_TIMEOUT_MS", 5000, "answer 503 after this, not hang for PyMongo's 30 s"
     )
+    mongo_write_journal: bool = setting(
+        "MONGO_WRITE_JOURNAL",
+        True,
+        "acknowledge writes once journaled (j: true), so a crash right after cannot lose them",
+    )
 
     # --- auth ------------------------------------------------------------
     jwt_secret: str = setting(
@@ -210,6 +215,16 @@ class Settings:
         None,
         "shared title cache and GraphQL events for replicas; unset = in memory",
         parse=parse_str,
+    )
+    tag_lock_lease_s: float = setting(
+        "TAG_LOCK_LEASE_S",
+        10.0,
+        "with REDIS_URI: a dead replica blocks its user's tag changes at most this long",
+    )
+    tag_lock_wait_s: float = setting(
+        "TAG_LOCK_WAIT_S",
+        30.0,
+        "with REDIS_URI: a tag change waits this long for its user, then 503",
     )
     title_api_base_url: str | None = setting(
         "TITLE_API_BASE_URL",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-
-from app import metrics
 
 Document = dict[str, Any]
 
@@ -53,6 +52,7 @@ def connect(
     default_db: str = "LibreChat",
     db_name: str | None = None,
     timeout_ms: int = 5000,
+    journal: bool = True,
     **client_options: Any,
 ) -> Database:
     """Create the client; it connects lazily on the first command.
@@ -63,16 +63,28 @@ def connect(
         db_name: overrides both (tests isolate themselves by database name).
         timeout_ms: server selection and connect timeout, so that requests
             against an unreachable server fail fast (503) instead of hanging.
-        client_options: passed to ``AsyncMongoClient`` (e.g. event listeners).
+        journal: acknowledge a write only once it is in the server's journal
+            (write concern ``j: true``): a server killed right after the
+            acknowledgement cannot lose it. The URI's own ``journal`` or
+            ``w=0`` wins; ``w`` is left to the URI and the server.
+        client_options: passed to ``AsyncMongoClient``, e.g. ``event_listeners``
+            (the app passes its metrics' command listener: storage knows no app).
     """
+    if journal and _journal_allowed(uri):
+        client_options.setdefault("journal", True)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         uri,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         # LibreChat stores UTC dates; naive datetimes keep serialisation cheap.
         tz_aware=False,
-        event_listeners=[*client_options.pop("event_listeners", ()), *metrics.mongo_listeners()],
         **client_options,
     )
     db = client[db_name] if db_name else client.get_default_database(default=default_db)
     return Database(client=client, db=db)
+
+
+def _journal_allowed(uri: str) -> bool:
+    """Whether ``j: true`` may be added: the URI neither sets it nor asks for w=0."""
+    options = {key.lower(): value for key, value in parse_qsl(urlsplit(uri).query)}
+    return "journal" not in options and options.get("w") != "0"

@@ -212,6 +212,13 @@ class EmbeddedServer:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash or an OOM kill would (durability tests)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None

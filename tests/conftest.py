@@ -15,6 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app import metrics
 from app.main import create_app
 from app.settings import Settings
 from storage.database import Database, connect
@@ -58,7 +59,10 @@ def db_name() -> str:
 
 @pytest.fixture
 async def database(mongo_uri: str, db_name: str) -> AsyncIterator[Database]:
-    db = connect(mongo_uri, db_name=db_name, timeout_ms=5000)
+    # With the app's command listener, as app/main.py connects (/metrics tests).
+    db = connect(
+        mongo_uri, db_name=db_name, timeout_ms=5000, event_listeners=metrics.mongo_listeners()
+    )
     await ensure_indexes(db)
     try:
         yield db

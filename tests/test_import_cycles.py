@@ -104,3 +104,42 @@ def test_the_graph_follows_type_checking_and_relative_imports() -> None:
     graph = import_graph()
     assert len(graph) > 50
     assert "storage.database" in graph["storage.conversations"]
+
+
+# What each layer must not import (the first dotted part of any import in it):
+# dependencies point app → resolvers → storage, and only app speaks HTTP.
+FORBIDDEN = {
+    "storage": {"app", "resolvers", "strawberry", "starlette"},
+    "resolvers": {"app", "starlette"},
+}
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The first part of every absolute module ``path`` imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.partition(".")[0])
+    return found
+
+
+def layer_violations() -> list[str]:
+    violations: list[str] = []
+    for name, path in _modules().items():
+        forbidden = FORBIDDEN.get(name.partition(".")[0], set())
+        violations.extend(
+            f"{name} imports {target}" for target in sorted(_top_level_imports(path) & forbidden)
+        )
+    return violations
+
+
+def test_storage_and_resolvers_import_nothing_above_them() -> None:
+    assert layer_violations() == []
+
+
+def test_the_layer_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "late.py"
+    module.write_text("def f():\n    from app import metrics\n    import starlette.requests\n")
+    assert _top_level_imports(module) == {"app", "starlette"}

@@ -47,7 +47,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from app import metrics
 from resolvers.operations.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -136,11 +135,15 @@ class RateLimiter:
         *,
         key_prefix: str = "convos-gateway",
         close: Callable[[], Awaitable[None]] | None = None,
+        on_refused: Callable[[Action], None] | None = None,
     ) -> None:
         self._strategy = MovingWindowRateLimiter(storage)
         self._limits = dict(limits)
         self._prefix = key_prefix
         self._close = close
+        # Told of every refusal (the app counts them in its metrics); resolvers
+        # know nothing of the app, so it is handed in.
+        self._on_refused = on_refused
 
     @classmethod
     def create(
@@ -149,18 +152,25 @@ class RateLimiter:
         limits: Mapping[Action, ActionLimits],
         *,
         key_prefix: str = "convos-gateway",
+        on_refused: Callable[[Action], None] | None = None,
     ) -> RateLimiter:
         """A limiter on ``memory://`` or ``redis://...`` counters.
 
         Several processes pointed at one Redis share every budget; keys start
         with ``key_prefix`` so deployments (or tests) sharing a Redis stay apart.
+        ``on_refused`` is called with the action of each refused request.
 
         Raises:
             ValueError: an unsupported storage URI.
         """
         uri = async_storage_uri(storage_uri)
         if uri.startswith("async+memory"):
-            return cls(storage_from_string(uri), limits, key_prefix=key_prefix)  # type: ignore[arg-type]
+            return cls(
+                storage_from_string(uri),  # type: ignore[arg-type]
+                limits,
+                key_prefix=key_prefix,
+                on_refused=on_refused,
+            )
         # Our own pool (redis-py, installed anyway) so that shutdown can close
         # its connections; limits' default client library (coredis) is not used.
         import redis.asyncio
@@ -183,7 +193,13 @@ class RateLimiter:
             wrap_exceptions=True,
             connection_pool=pool,  # type: ignore[arg-type]
         )
-        return cls(storage, limits, key_prefix=key_prefix, close=pool.aclose)  # type: ignore[arg-type]
+        return cls(
+            storage,  # type: ignore[arg-type]
+            limits,
+            key_prefix=key_prefix,
+            close=pool.aclose,
+            on_refused=on_refused,
+        )
 
     async def close(self) -> None:
         """Release the storage's connections (the app's shutdown calls it)."""
@@ -217,7 +233,8 @@ class RateLimiter:
                         refused.append((item, key))
                         break
             if refused:
-                metrics.rate_limited(action)
+                if self._on_refused is not None:
+                    self._on_refused(action)
                 raise RateLimited(MESSAGES[action], await self._retry_after(refused))
         except StorageError as exc:
             log.warning("rate limit storage unavailable: %s", exc.storage_error)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resolvers.adapters.import_observer import ImportObserver, NoImportObserver
 from resolvers.adapters.rate_limiter import RateLimiter
 from resolvers.operations.events import EventSink, NoEvents
-from resolvers.operations.locks import UserLocks
+from resolvers.operations.locks import UserLock, UserLocks
 from resolvers.titles.service import TitleService
 from resolvers.titles.waiting import GEN_TITLE_DELAYS_S
 from storage.database import Database
@@ -27,7 +28,10 @@ class Services:
     # gen_title's backoff, LibreChat's 0.5, 1, 2, 4, 8 s; tests shorten it.
     title_wait_delays: tuple[float, ...] = GEN_TITLE_DELAYS_S
     # Serialises one user's tag changes (positions, counts); see resolvers/operations/locks.py.
-    locks: UserLocks = field(default_factory=UserLocks)
+    # In this process by default; replicas share a Redis one (redis_locks.py).
+    locks: UserLock = field(default_factory=UserLocks)
     # The most messages one conversation's `messages` field reads (the GraphQL
     # cost limit counts that field at this size); more is TOO_MANY_MESSAGES.
     max_messages_per_conversation: int = 2000
+    # Told when imports start and end (the app's metrics); nobody by default.
+    import_observer: ImportObserver = field(default_factory=NoImportObserver)

@@ -57,7 +57,7 @@ from typing import IO, TypeVar
 
 from bson import ObjectId
 
-from app import metrics
+from resolvers.adapters.import_observer import observed_import
 from resolvers.adapters.services import Services
 from resolvers.importing import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
@@ -278,7 +278,7 @@ class ImportResult:
         return len(self.conversation_ids)
 
 
-@metrics.tracks_import
+@observed_import
 async def import_conversations(
     services: Services,
     admission: ImportAdmission,

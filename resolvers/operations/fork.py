@@ -23,7 +23,8 @@ Writes: no multi-document transactions (a standalone MongoDB has none). The
 messages are inserted first, in one ordered batch, then the conversation; if
 either write fails, the messages written are deleted again. A crash between
 the two leaves only messages no conversation lists, never a visible
-conversation with missing messages.
+conversation with missing messages. A tagged copy's conversation is inserted
+under the user's tag lock, with the tags as they are then (see ``_save``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import MAX_TITLE_LENGTH, check_id, clean_title
 from storage import conversations as conversation_store
 from storage import messages as message_store
+from storage import tags as tag_store
 from storage.database import Document
 from storage.documents import DEFAULT_TITLE, NO_PARENT, tag_names
 
@@ -342,22 +344,46 @@ async def _delete_messages(services: Services, user: str, messages: Iterable[Doc
         log.exception("could not delete the messages of a failed copy")
 
 
-async def _save(services: Services, user: str, copy: ConversationCopy) -> None:
-    """Write messages, then the conversation; undo the messages if either fails."""
+async def _save(services: Services, user: str, copy: ConversationCopy, source_id: str) -> None:
+    """Write messages, then the conversation; undo the messages if either fails.
+
+    A tagged copy is inserted under the user's tag lock, its tags taken as they
+    stand then: a tag deleted (or renamed) between reading the source and this
+    insert would otherwise stay on the copy with no tag document, since the
+    deletion only pulled it from the conversations that existed.
+    """
+    inserted = False
     try:
         await message_store.insert_many(services.database, copy.messages)
-        await conversation_store.insert(services.database, copy.conversation)
+        if tag_names(copy.conversation):
+            async with services.locks.hold(user):
+                copy.conversation["tags"] = await _tags_now(
+                    services, user, source_id, tag_names(copy.conversation)
+                )
+                await conversation_store.insert(services.database, copy.conversation)
+                inserted = True
+                await recount(services, user, tag_names(copy.conversation))
+        else:
+            await conversation_store.insert(services.database, copy.conversation)
+            inserted = True
     except BaseException:
-        await _delete_messages(services, user, copy.messages)
+        if not inserted:
+            await _delete_messages(services, user, copy.messages)
         raise
-    tags = tag_names(copy.conversation)
-    if tags:
-        # Counts are read-then-write: serialised with the user's tag operations.
-        async with services.locks.hold(user):
-            await recount(services, user, tags)
     await services.events.publish(
         ConversationEvent("created", user, (copy.conversation["conversationId"],))
     )
+
+
+async def _tags_now(services: Services, user: str, source_id: str, read: list[str]) -> list[str]:
+    """The copy's tags under the user's tag lock: the source's current ones
+    (a deletion or rename since the read is followed), or, when the source was
+    deleted meanwhile, those read that still have a tag document."""
+    source = await conversation_store.find_one(services.database, user, source_id, {"tags": 1})
+    if source is not None:
+        return tag_names(source)
+    existing = {doc["tag"] for doc in await tag_store.find_many(services.database, user, read)}
+    return [name for name in read if name in existing]
 
 
 async def _load(
@@ -416,7 +442,7 @@ async def fork_conversation(
     conversation_copy = _copy(
         source, tree, select(tree, target, option), user=user, title=_fork_title(source), now=now
     )
-    await _save(services, user, conversation_copy)
+    await _save(services, user, conversation_copy, cid)
     return conversation_copy
 
 
@@ -445,7 +471,7 @@ async def duplicate_conversation(
     source_title = source.get("title")
     name = wanted or (source_title if isinstance(source_title, str) else DEFAULT_TITLE)
     conversation_copy = _copy(source, tree, set(tree.order), user=user, title=name, now=utcnow())
-    await _save(services, user, conversation_copy)
+    await _save(services, user, conversation_copy, cid)
     return conversation_copy
 
 

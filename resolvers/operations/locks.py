@@ -5,9 +5,12 @@ conversations: both are read-then-write, so two requests of the same user
 interleaving at their awaits (a client firing several requests, two tabs) gave
 duplicate positions or wrote a stale count last. MongoDB has no multi-document
 transaction on a standalone server, so the operations that read and write tag
-state are serialised per user, in this process (several replicas would need a
-shared lock; positions and counts then self-correct on the user's next change).
-Different users never wait for each other.
+state are serialised per user. Different users never wait for each other.
+
+Where the lock lives is the process's choice (``Services.locks``): in this
+process (:class:`UserLocks`, one replica), or in Redis with a lease when
+replicas share one (``resolvers/adapters/redis_locks.py``); one user's
+requests spread over two replicas must wait for each other too.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class UserLock(Protocol):
+    """One lock per user: ``async with locks.hold(user):`` runs alone for that user."""
+
+    def hold(self, user: str) -> AbstractAsyncContextManager[None]: ...
+
+
 class UserLocks:
-    """An ``asyncio.Lock`` per user, dropped when nobody holds or awaits it."""
+    """An ``asyncio.Lock`` per user, dropped when nobody holds or awaits it.
+
+    Excludes only within this process: the lock of one replica.
+    """
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -50,7 +63,7 @@ class UserLocks:
 
 class _HasLocks(Protocol):
     @property
-    def locks(self) -> UserLocks: ...
+    def locks(self) -> UserLock: ...
 
 
 S = TypeVar("S", bound=_HasLocks)

@@ -22,10 +22,6 @@ from tests.utils.factories import ALICE, auth, insert_conversation, insert_threa
 from tests.utils.invariants import survey_store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fork/duplicate write the copy's tags outside the user's tag lock (issue 9 evidence)",
-)
 async def test_a_tag_deleted_while_a_fork_is_written_does_not_stay_on_the_copy(
     client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,10 +54,6 @@ async def test_a_journaled_write_survives_a_sigkill(killable: EmbeddedServer) ->
     assert await surviving_writes(killable, killable.uri + "&journal=true") == WRITES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway's connection does not ask for j:true (storage.database.connect)",
-)
 async def test_a_write_acknowledged_on_the_gateways_connection_survives_a_sigkill(
     killable: EmbeddedServer,
 ) -> None:

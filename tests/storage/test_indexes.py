@@ -43,7 +43,9 @@ class Recorder(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name in READS:
             command = dict(event.command)
-            for internal in ("lsid", "$db", "$clusterTime", "txnNumber", "$readPreference"):
+            # writeConcern too: explain refuses it, and the gateway's writes carry j: true.
+            internals = ("lsid", "$db", "$clusterTime", "txnNumber", "$readPreference")
+            for internal in (*internals, "writeConcern"):
                 command.pop(internal, None)
             self.commands.append(command)
 
