@@ -54,6 +54,34 @@ def sort_fields(sort_by: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class DateRange:
+    """Bounds on ``createdAt``/``updatedAt``: ``*_after`` inclusive, ``*_before``
+    exclusive (naive UTC, validated by the resolvers).
+    """
+
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+    def clauses(self) -> list[Document]:
+        """One range clause per bounded field, so an index on it can bound its scan."""
+        found: list[Document] = []
+        for field, low, high in (
+            ("createdAt", self.created_after, self.created_before),
+            ("updatedAt", self.updated_after, self.updated_before),
+        ):
+            bounds: Document = {}
+            if low is not None:
+                bounds["$gte"] = low
+            if high is not None:
+                bounds["$lt"] = high
+            if bounds:
+                found.append({field: bounds})
+        return found
+
+
+@dataclass(frozen=True)
 class ListFilter:
     """What a conversation list selects, already validated by the resolvers."""
 
@@ -64,6 +92,7 @@ class ListFilter:
     # conversations whose messages matched it (found by the messages module).
     search: str | None = None
     search_conversation_ids: Sequence[str] = ()
+    dates: DateRange = DateRange()
 
 
 # The longest regex pattern every supported database accepts: SecantusDB
@@ -105,6 +134,9 @@ def build_filter(user: str, flt: ListFilter) -> Document:
         if flt.search_conversation_ids:
             alternatives.append({"conversationId": {"$in": list(flt.search_conversation_ids)}})
         clauses.append({"$or": alternatives})
+    # A bound matches dates only (MongoDB never compares across types): a
+    # document without the field is outside every range.
+    clauses.extend(flt.dates.clauses())
     return {"$and": clauses}
 
 

@@ -372,6 +372,26 @@ TAGGED_CONVERSATION_NOT_FOUND = answer(
 TITLE_FIELD: Schema = {"type": "string", "description": "Trimmed, then cut to 1,024 characters."}
 
 
+def _date_filter(name: str, meaning: str) -> Schema:
+    return query(
+        name,
+        {"type": "string", "maxLength": 64, "example": "2024-01-15T10:00:00.000Z"},
+        f"Extension (not in LibreChat): {meaning}. ISO-8601, a date (midnight UTC) or a "
+        "timestamp (UTC unless it carries an offset); else 400 "
+        f"`{name} must be an ISO-8601 date`.",
+        **{"x-extension": True},
+    )
+
+
+# The list's date filters (docs/contract.md#convos-list-dates); extensions.
+DATE_FILTERS = [
+    _date_filter("createdAfter", "created at or after this instant"),
+    _date_filter("createdBefore", "created strictly before this instant"),
+    _date_filter("updatedAfter", "last updated at or after this instant"),
+    _date_filter("updatedBefore", "last updated strictly before this instant"),
+]
+
+
 def _convos() -> dict[str, Schema]:
     sort_names = ["updatedAt", "createdAt", "title", "archivedAt"]
     return {
@@ -412,6 +432,7 @@ def _convos() -> dict[str, Schema]:
                         {"type": "integer", "minimum": 1, "maximum": 20_000_000},
                         "Legacy offset paging, used only without `cursor`.",
                     ),
+                    *DATE_FILTERS,
                 ],
             ),
             "delete": operation(

@@ -17,6 +17,7 @@ from app.rest.body import arg, query_bool, query_int, query_list, query_text
 from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
 from resolvers.operations import conversations as ops
+from resolvers.operations import date_filters
 from resolvers.operations import fork as fork_ops
 from resolvers.operations.errors import BadInput
 from resolvers.titles import operation as title_generation
@@ -52,6 +53,13 @@ async def list_conversations(request: Request) -> Response:
         sort_by=params.get("sortBy") or "updatedAt",
         sort_direction=params.get("sortDirection") or "desc",
         page_number=query_int(request, "pageNumber"),
+        # Extensions (docs/contract.md#convos-list-dates); LibreChat has no date filter.
+        dates=date_filters.date_range(
+            created_after=params.get("createdAfter"),
+            created_before=params.get("createdBefore"),
+            updated_after=params.get("updatedAfter"),
+            updated_before=params.get("updatedBefore"),
+        ),
     )
     page = await ops.list_conversations(services(request), user, query)
     return JSONResponse(

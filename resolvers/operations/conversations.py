@@ -15,6 +15,7 @@ from typing import Any
 from resolvers.adapters.services import Services
 from resolvers.operations import cursor as cursors
 from resolvers.operations.clock import utcnow
+from resolvers.operations.date_filters import DateRange, check_date_range
 from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
 from resolvers.operations.events import ConversationEvent
 from resolvers.operations.locks import one_at_a_time_per_user
@@ -51,6 +52,8 @@ class ListQuery:
     sort_by: str = "updatedAt"
     sort_direction: str = "desc"
     page_number: int | None = None
+    # Parsed by resolvers.operations.date_filters (text) or GraphQL (DateTime).
+    dates: DateRange = DateRange()
 
 
 @dataclass
@@ -121,6 +124,7 @@ def _list_filter(
         pinned=query.pinned,
         search=search,
         search_conversation_ids=matching_ids,
+        dates=check_date_range(query.dates),
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,10 +30,12 @@ from resolvers.adapters.services import Services
 from resolvers.graphql.loaders import make_loaders
 from resolvers.operations import conversations as ops
 from resolvers.operations import tags as tag_ops
+from storage.conversations import DateRange
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
 from tests.utils.factories import ALICE, BASE_TIME, BOB, conversation_doc, insert_thread
 
+ONE_DAY = timedelta(days=1)
 READS = {"find", "aggregate", "count", "distinct", "findAndModify"}
 
 
@@ -224,6 +227,8 @@ LIST_SHAPES = [
         {"pinned": True},
         {"search": "hello"},
         {"page_number": 2, "limit": 2},
+        {"dates": DateRange(created_after=BASE_TIME, created_before=BASE_TIME + ONE_DAY)},
+        {"dates": DateRange(updated_after=BASE_TIME, updated_before=BASE_TIME + ONE_DAY)},
     )
 ]
 
