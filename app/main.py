@@ -28,7 +28,7 @@ from app.jsonutil import JSONResponse
 from app.observability import observe, operator_routes, start_metrics_port
 from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, imports, tags
+from app.rest import convos, imports, messages, tags
 from app.settings import Settings
 from resolvers.adapters.services import Services
 from resolvers.titles import build_title_service
@@ -169,6 +169,7 @@ def create_app(
             *imports.routes,
             *convos.routes,
             *tags.routes,
+            *messages.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *graphiql,

@@ -356,6 +356,43 @@ async def delete_all(database: Database, user: str) -> tuple[int, list[str]]:
     return result.deleted_count, [str(i) for i in ids]
 
 
+async def archive_listed(database: Database, user: str, now: datetime) -> int:
+    """Archive every conversation a default list shows, stamping ``now``.
+
+    The filter is the list's own (not archived, not temporary), so "listed
+    today" means the same thing here as in ``GET /api/convos``; ``updatedAt``
+    is not touched, so list order keeps following activity.
+    """
+    result = await database.conversations.update_many(
+        build_filter(user, ListFilter()), {"$set": {"isArchived": True, "archivedAt": now}}
+    )
+    return result.modified_count
+
+
+async def ids_archived_at(database: Database, user: str, when: datetime) -> list[str]:
+    """Ids of the conversations one archive sweep stamped with ``when``."""
+    ids = await database.conversations.distinct(
+        "conversationId", {"user": user, "isArchived": True, "archivedAt": when}
+    )
+    return [str(i) for i in ids]
+
+
+async def all_tag_counts(database: Database, user: str) -> dict[str, int]:
+    """Every tag name on the user's conversations and how many carry it."""
+    cursor = await database.conversations.aggregate(
+        [
+            {"$match": {"user": user}},
+            {"$project": {"tags": 1}},
+            {"$unwind": "$tags"},
+            {"$match": {"tags": {"$type": "string"}}},
+            # A tag stored twice on one conversation still counts it once.
+            {"$group": {"_id": {"c": "$_id", "t": "$tags"}}},
+            {"$group": {"_id": "$_id.t", "n": {"$sum": 1}}},
+        ]
+    )
+    return {row["_id"]: row["n"] async for row in cursor}
+
+
 async def set_title_if_default(
     database: Database,
     user: str,

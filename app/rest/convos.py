@@ -108,6 +108,14 @@ async def archive_conversation(request: Request) -> Response:
 
 
 @rest_endpoint
+async def archive_all_conversations(request: Request) -> Response:
+    user = caller(request)
+    await body(request)  # the client sends {}; no field is read, but the body is checked
+    archived = await ops.archive_all(services(request), user)
+    return JSONResponse({"archivedCount": archived})
+
+
+@rest_endpoint
 async def pin_conversation(request: Request) -> Response:
     user, data, cid = await _conversation_arg(request)
     # LibreChat tells an absent flag ("pinned is required") from a wrong one.
@@ -215,6 +223,7 @@ routes = [
     Route("/api/convos/all", delete_all_conversations, methods=["DELETE"]),
     Route("/api/convos/update", update_conversation, methods=["POST"]),
     Route("/api/convos/archive", archive_conversation, methods=["POST"]),
+    Route("/api/convos/archive/all", archive_all_conversations, methods=["POST"]),
     Route("/api/convos/pin", pin_conversation, methods=["POST"]),
     Route("/api/convos/fork", fork_conversation, methods=["POST"]),
     Route("/api/convos/duplicate", duplicate_conversation, methods=["POST"]),

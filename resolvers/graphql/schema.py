@@ -18,10 +18,10 @@ from strawberry.types import Info
 from resolvers.adapters.services import Services
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
-from resolvers.graphql.loaders import _link_tree
 from resolvers.graphql.selection import selects
 from resolvers.graphql.subscriptions import Subscription
 from resolvers.graphql.types import (
+    ArchiveAllConversationsPayload,
     Conversation,
     ConversationConnection,
     ConversationEdge,
@@ -37,6 +37,7 @@ from resolvers.graphql.types import (
     SortDirection,
     Tag,
     UpdateTagInput,
+    link_tree,
 )
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.importing import operation as import_ops
@@ -219,7 +220,7 @@ def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
 
 def _copy_parts(result: fork_ops.ConversationCopy) -> tuple[Conversation, list[Message]]:
     messages = [Message.from_doc(doc) for doc in result.messages]
-    _link_tree(messages)
+    link_tree(messages)
     return Conversation.from_doc(result.conversation), messages
 
 
@@ -307,6 +308,15 @@ class Mutation:
             info, partial(ops.archive, conversation_id=conversation_id, is_archived=is_archived)
         )
 
+    @strawberry.mutation(
+        description="Archive every conversation the default list shows (not archived, not "
+        "temporary): one archivedAt for all, each updatedAt kept."
+    )
+    async def archive_all_conversations(self, info: Info) -> ArchiveAllConversationsPayload:
+        ctx = _context(info)
+        archived = await ops.archive_all(ctx.services, ctx.user)
+        return ArchiveAllConversationsPayload(archived_count=archived)
+
     @strawberry.mutation
     async def pin_conversation(
         self, info: Info, conversation_id: str, pinned: bool
@@ -358,6 +368,14 @@ class Mutation:
     async def delete_tag(self, info: Info, tag: str) -> Tag:
         ctx = _context(info)
         return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag=tag))
+
+    @strawberry.mutation(
+        description="Recount every tag from the conversations, create the tags conversations "
+        "carry but that do not exist, renumber positions from 0; returns all your tags."
+    )
+    async def rebuild_tags(self, info: Info) -> list[Tag]:
+        ctx = _context(info)
+        return [Tag.from_doc(d) for d in await tag_ops.rebuild_tags(ctx.services, ctx.user)]
 
     @strawberry.mutation(description="Replace a conversation's tags.")
     async def set_conversation_tags(

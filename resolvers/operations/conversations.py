@@ -286,6 +286,21 @@ async def archive(
     )
 
 
+async def archive_all(services: Services, user: str) -> int:
+    """Archive every conversation the default list shows (docs/contract.md#convos-archive-all).
+
+    One ``archivedAt`` for the whole sweep; each ``updatedAt`` is kept.
+    Temporary and already archived conversations are left as they are.
+    Returns how many were archived.
+    """
+    now = utcnow()
+    archived = await conversation_store.archive_listed(services.database, user, now)
+    if archived:
+        ids = await conversation_store.ids_archived_at(services.database, user, now)
+        await services.events.publish(ConversationEvent("updated", user, tuple(ids)))
+    return archived
+
+
 async def pin(services: Services, user: str, *, conversation_id: str, pinned: bool) -> Document:
     cid = check_id(conversation_id)
     return await _update(services, user, cid, {"pinned": pinned})
