@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from graphql import TypeInfo, ValidationContext, parse
 
 from app.graphql.schema import limits_from
@@ -14,6 +15,7 @@ from app.graphql_limits import measure_document
 from app.settings import Settings
 from resolvers.graphql.schema import build_schema
 from storage.database import Database, Document
+from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BASE_TIME, BOB, insert_conversation, message_doc
 from tests.utils.http import error_codes, gql
 
@@ -29,6 +31,12 @@ query Page($id: String!, $first: Int, $after: String) {
 }
 """
 SCHEMA = build_schema()._schema
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "normal-path"])
+def settings(request: pytest.FixtureRequest, mongo_uri: str) -> Settings:
+    """The same pages with GRAPHQL_FAST_PATH on and off."""
+    return make_settings(mongo_uri, graphql_fast_path=request.param)
 
 
 async def _long_conversation(database: Database, n: int) -> tuple[str, list[Document]]:
