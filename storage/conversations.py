@@ -382,6 +382,10 @@ async def all_tag_counts(database: Database, user: str) -> dict[str, int]:
     cursor = await database.conversations.aggregate(
         [
             {"$match": {"user": user}},
+            # Not the conversations of an import still in progress: they carry
+            # `_importId` until published (storage/imports.py), and tag counts
+            # leave them out too.
+            {"$match": {"_importId": None}},
             {"$project": {"tags": 1}},
             {"$unwind": "$tags"},
             {"$match": {"tags": {"$type": "string"}}},

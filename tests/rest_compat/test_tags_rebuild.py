@@ -152,3 +152,14 @@ async def test_graphql_rebuild_tags_returns_every_tag(
         {"tag": "unused", "count": 0, "position": 2},
         {"tag": "ghost", "count": 1, "position": 3},
     ]
+
+
+async def test_rebuild_ignores_conversations_of_an_import_in_progress(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    await insert_conversation(database, ALICE, tags=["done"])
+    await insert_conversation(
+        database, ALICE, tags=["done", "pending"], _importId="import-1", expiredAt=BASE_TIME
+    )
+    response = await client.post("/api/tags/rebuild", headers=auth(ALICE))
+    assert [(t["tag"], t["count"]) for t in response.json()] == [("done", 1)]
