@@ -1020,7 +1020,7 @@ def build() -> Schema:
         "info": {
             "title": "convos-gateway REST API",
             "version": "1",
-            "summary": "LibreChat's /api/convos and /api/tags contract, as this gateway serves it.",
+            "summary": "LibreChat's /api/convos, /api/tags and /api/messages, as served here.",
             "description": (
                 "Every route LibreChat's client calls, with LibreChat's statuses and JSON "
                 "shapes, plus the places where the gateway deliberately answers better "
