@@ -2,7 +2,9 @@
 
 Leaf fields are plain attributes filled once from the stored document; only
 fields that need I/O (a conversation's messages and tags) are async, and they
-go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`.
+go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`,
+except ``messagesConnection``, whose page (its own cursor and size per
+conversation) is one indexed query of its own.
 """
 
 from __future__ import annotations
