@@ -51,6 +51,7 @@ from graphql import (
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
+from resolvers.operations.messages import MAX_PAGE_SIZE
 from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
 
 SIZE_ARGUMENTS = ("first", "last", "limit")
@@ -68,6 +69,12 @@ LIST_SIZE_HINTS: Mapping[tuple[str, str], int] = {
     ("Message", "children"): 1,
     # Loaded by the names on the conversation, at most this many (types.py).
     ("Conversation", "tags"): MAX_TAGS_PER_CONVERSATION,
+}
+# Paged fields whose resolver returns more than GRAPHQL_MAX_LIST_SIZE items per
+# page: their own maximum caps the size they are costed at (a larger `first`
+# is served as this many), so the estimate never falls below what is returned.
+PAGE_SIZE_MAXIMUMS: Mapping[tuple[str, str], int] = {
+    ("Conversation", "messagesConnection"): MAX_PAGE_SIZE,
 }
 # Every other list of this type (a conversation's `messages`, a fork's
 # payload, ...) holds up to `Limits.max_messages` items.
@@ -128,29 +135,32 @@ class _OperationMeasurer:
         self._visiting: set[str] = set()
 
     # -- sizes ---------------------------------------------------------------
-    def _cap(self, size: int) -> int:
-        return max(0, min(size, self.limits.max_list_size))
+    def _size_argument(
+        self, node: FieldNode, definition: GraphQLField | None, largest: int
+    ) -> int | None:
+        """The page size a field asks for (at most ``largest``), or None if it takes none."""
 
-    def _size_argument(self, node: FieldNode, definition: GraphQLField | None) -> int | None:
-        """The page size a field asks for, or None if it takes none."""
+        def cap(size: int) -> int:
+            return max(0, min(size, largest))
+
         for argument in node.arguments or ():
             if argument.name.value not in SIZE_ARGUMENTS:
                 continue
             value = argument.value
             if isinstance(value, IntValueNode):
-                return self._cap(int(value.value))
+                return cap(int(value.value))
             if isinstance(value, VariableNode):
                 # Validation cannot see variable values: the declared default,
                 # else the largest page a resolver returns.
                 default = self.variable_defaults.get(value.name.value)
-                return self._cap(default) if default is not None else self.limits.max_list_size
+                return cap(default) if default is not None else largest
             if isinstance(value, NullValueNode):
                 break
         if definition is not None:
             for name in SIZE_ARGUMENTS:
                 arg = definition.args.get(name)
                 if arg is not None and isinstance(arg.default_value, int):
-                    return self._cap(arg.default_value)
+                    return cap(arg.default_value)
         return None
 
     def _unpaged_size(self, parent: Any, name: str, item_type: Any) -> int:
@@ -233,7 +243,10 @@ class _OperationMeasurer:
         field_type, is_list = (
             _named_type(definition.type) if definition is not None else (None, False)
         )
-        size = self._size_argument(node, definition)
+        largest = PAGE_SIZE_MAXIMUMS.get(
+            (getattr(parent, "name", ""), name), self.limits.max_list_size
+        )
+        size = self._size_argument(node, definition, largest)
         child_inherited: int | None = None
         multiplier = 1
         if is_list:

@@ -30,7 +30,7 @@ from app.jsonutil import JSONResponse
 from app.observability import observe, operator_routes, start_metrics_port
 from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, imports, tags
+from app.rest import convos, imports, messages, tags
 from app.settings import Settings
 from app.tracing import Tracing
 from resolvers.adapters.redis_locks import RedisUserLocks
@@ -203,6 +203,7 @@ def create_app(
             *imports.routes,
             *convos.routes,
             *tags.routes,
+            *messages.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *graphiql,

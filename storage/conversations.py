@@ -61,6 +61,34 @@ def sort_fields(sort_by: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class DateRange:
+    """Bounds on ``createdAt``/``updatedAt``: ``*_after`` inclusive, ``*_before``
+    exclusive (naive UTC, validated by the resolvers).
+    """
+
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+    def clauses(self) -> list[Document]:
+        """One range clause per bounded field, so an index on it can bound its scan."""
+        found: list[Document] = []
+        for field, low, high in (
+            ("createdAt", self.created_after, self.created_before),
+            ("updatedAt", self.updated_after, self.updated_before),
+        ):
+            bounds: Document = {}
+            if low is not None:
+                bounds["$gte"] = low
+            if high is not None:
+                bounds["$lt"] = high
+            if bounds:
+                found.append({field: bounds})
+        return found
+
+
+@dataclass(frozen=True)
 class ListFilter:
     """What a conversation list selects, already validated by the resolvers."""
 
@@ -71,6 +99,7 @@ class ListFilter:
     # conversations whose messages matched it (found by the messages module).
     search: str | None = None
     search_conversation_ids: Sequence[str] = ()
+    dates: DateRange = DateRange()
 
 
 # The longest regex pattern every supported database accepts: SecantusDB
@@ -113,6 +142,9 @@ def build_filter(user: str, flt: ListFilter) -> Document:
         if flt.search_conversation_ids:
             alternatives.append({"conversationId": {"$in": list(flt.search_conversation_ids)}})
         clauses.append({"$or": alternatives})
+    # A bound matches dates only (MongoDB never compares across types): a
+    # document without the field is outside every range.
+    clauses.extend(flt.dates.clauses())
     return {"$and": clauses}
 
 
@@ -337,6 +369,47 @@ async def delete_all(database: Database, user: str) -> tuple[int, list[str]]:
     ids = await database.conversations.distinct("conversationId", {"user": user})
     result = await database.conversations.delete_many({"user": user})
     return result.deleted_count, [str(i) for i in ids]
+
+
+async def archive_listed(database: Database, user: str, now: datetime) -> int:
+    """Archive every conversation a default list shows, stamping ``now``.
+
+    The filter is the list's own (not archived, not temporary), so "listed
+    today" means the same thing here as in ``GET /api/convos``; ``updatedAt``
+    is not touched, so list order keeps following activity.
+    """
+    result = await database.conversations.update_many(
+        build_filter(user, ListFilter()), {"$set": {"isArchived": True, "archivedAt": now}}
+    )
+    return result.modified_count
+
+
+async def ids_archived_at(database: Database, user: str, when: datetime) -> list[str]:
+    """Ids of the conversations one archive sweep stamped with ``when``."""
+    ids = await database.conversations.distinct(
+        "conversationId", {"user": user, "isArchived": True, "archivedAt": when}
+    )
+    return [str(i) for i in ids]
+
+
+async def all_tag_counts(database: Database, user: str) -> dict[str, int]:
+    """Every tag name on the user's conversations and how many carry it."""
+    cursor = await database.conversations.aggregate(
+        [
+            {"$match": {"user": user}},
+            # Not the conversations of an import still in progress: they carry
+            # `_importId` until published (storage/imports.py), and tag counts
+            # leave them out too.
+            {"$match": {"_importId": None}},
+            {"$project": {"tags": 1}},
+            {"$unwind": "$tags"},
+            {"$match": {"tags": {"$type": "string"}}},
+            # A tag stored twice on one conversation still counts it once.
+            {"$group": {"_id": {"c": "$_id", "t": "$tags"}}},
+            {"$group": {"_id": "$_id.t", "n": {"$sum": 1}}},
+        ]
+    )
+    return {row["_id"]: row["n"] async for row in cursor}
 
 
 async def set_title_if_default(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from storage.conversations import substring_regex
+from storage.conversations import after_position, substring_regex
 from storage.database import WHOLE_RESULT, Database, Document
 from storage.documents import HIDDEN
 
@@ -36,6 +36,91 @@ async def for_conversations(
         query, projection or HIDDEN, sort=TREE_ORDER, batch_size=WHOLE_RESULT, limit=limit
     )
     return await cursor.to_list(None)
+
+
+# What LibreChat's client never sees of a message (its CLIENT_MESSAGE_SELECT):
+# ids and owner, replay and tracing state.
+CLIENT_HIDDEN: dict[str, Any] = {
+    **HIDDEN,
+    **dict.fromkeys(
+        (
+            "_id",
+            "user",
+            "clientId",
+            "invocationId",
+            "conversationSignature",
+            "summary",
+            "summaryTokenCount",
+            "contextMeta",
+            "langfuseSampled",
+            "langfuseDestinationIds",
+        ),
+        0,
+    ),
+}
+# Documents fetched per round trip while a whole conversation is streamed:
+# memory stays at one batch whatever the conversation's length.
+STREAM_BATCH = 500
+
+
+async def stream_conversation(
+    database: Database, user: str, conversation_id: str
+) -> AsyncIterator[Document]:
+    """Every message of one conversation in tree-rebuild order, a batch at a time."""
+    cursor = database.messages.find(
+        {"user": user, "conversationId": conversation_id},
+        CLIENT_HIDDEN,
+        sort=TREE_ORDER,
+        batch_size=STREAM_BATCH,
+    )
+    async for doc in cursor:
+        yield doc
+
+
+async def page_of_conversation(
+    database: Database,
+    user: str,
+    conversation_id: str,
+    *,
+    sort_by: str,
+    direction: int,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Document]:
+    """Up to ``limit`` messages of one conversation after a position.
+
+    The order is total: ``sort_by`` then ``_id``. The (conversationId, user,
+    createdAt, _id) index serves ``createdAt``; other keys sort one
+    conversation's messages, and with a limit the server keeps only the top
+    ``limit`` while it sorts, so memory stays bounded either way.
+    """
+    fields = [sort_by, "_id"]
+    # Flat (no top-level $and): every planner sees the equality prefix.
+    query: Document = {"user": user, "conversationId": conversation_id}
+    if after is not None:
+        query.update(after_position(fields, direction, after))
+    cursor = database.messages.find(
+        query,
+        HIDDEN,
+        sort=[(f, direction) for f in fields],
+        limit=limit,
+        batch_size=limit,
+    )
+    return await cursor.to_list(None)
+
+
+async def count_in_conversation(database: Database, user: str, conversation_id: str) -> int:
+    return await database.messages.count_documents(
+        {"user": user, "conversationId": conversation_id}
+    )
+
+
+async def find_in_conversation(
+    database: Database, user: str, conversation_id: str, message_id: str
+) -> Document | None:
+    return await database.messages.find_one(
+        {"user": user, "conversationId": conversation_id, "messageId": message_id}, HIDDEN
+    )
 
 
 async def conversation_ids_matching(database: Database, user: str, text: str) -> list[str]:

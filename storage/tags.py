@@ -136,3 +136,16 @@ async def reset_counts(database: Database, user: str, now: datetime) -> None:
     await database.tags.update_many(
         {"user": user, "count": {"$ne": 0}}, {"$set": {"count": 0, "updatedAt": now}}
     )
+
+
+async def set_positions(database: Database, user: str, positions: Mapping[str, int]) -> None:
+    """Move tags to the given positions in one round trip."""
+    if not positions:
+        return
+    await database.tags.bulk_write(
+        [
+            UpdateOne({"user": user, "tag": tag}, {"$set": {"position": n}})
+            for tag, n in positions.items()
+        ],
+        ordered=False,
+    )

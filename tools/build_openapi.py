@@ -276,6 +276,43 @@ SCHEMAS: dict[str, Schema] = {
         },
         "additionalProperties": False,
     },
+    "ArchiveAllResult": {
+        "type": "object",
+        "required": ["archivedCount"],
+        "properties": {"archivedCount": {"type": "integer", "minimum": 0}},
+        "additionalProperties": False,
+    },
+    "ClientMessage": {
+        "type": "object",
+        "description": "A message as LibreChat's client receives it: every stored field "
+        "except `_id`, `__v`, `user` and server-internal state (`contextMeta`, `summary`, "
+        "`clientId`, `invocationId`, `conversationSignature`, tracing flags).",
+        "required": ["messageId", "conversationId"],
+        "properties": {
+            "messageId": {"type": "string"},
+            "conversationId": {"type": "string"},
+            "parentMessageId": STRING_OR_NULL,
+            "sender": STRING_OR_NULL,
+            "text": STRING_OR_NULL,
+            "isCreatedByUser": {"type": "boolean"},
+            "createdAt": DATE,
+            "updatedAt": DATE,
+        },
+        "not": {"anyOf": [{"required": ["_id"]}, {"required": ["user"]}]},
+        "additionalProperties": True,
+    },
+    "MessagePage": {
+        "type": "object",
+        "required": ["messages", "nextCursor"],
+        "properties": {
+            "messages": {"type": "array", "items": ref("ChatMessage")},
+            "nextCursor": {
+                "type": ["string", "null"],
+                "description": "Opaque; `null` on the last page.",
+            },
+        },
+        "additionalProperties": False,
+    },
     "TagNames": {
         "type": "array",
         "description": "The tags now on the conversation.",
@@ -372,6 +409,26 @@ TAGGED_CONVERSATION_NOT_FOUND = answer(
 TITLE_FIELD: Schema = {"type": "string", "description": "Trimmed, then cut to 1,024 characters."}
 
 
+def _date_filter(name: str, meaning: str) -> Schema:
+    return query(
+        name,
+        {"type": "string", "maxLength": 64, "example": "2024-01-15T10:00:00.000Z"},
+        f"Extension (not in LibreChat): {meaning}. ISO-8601, a date (midnight UTC) or a "
+        "timestamp (UTC unless it carries an offset); else 400 "
+        f"`{name} must be an ISO-8601 date`.",
+        **{"x-extension": True},
+    )
+
+
+# The list's date filters (docs/contract.md#convos-list-dates); extensions.
+DATE_FILTERS = [
+    _date_filter("createdAfter", "created at or after this instant"),
+    _date_filter("createdBefore", "created strictly before this instant"),
+    _date_filter("updatedAfter", "last updated at or after this instant"),
+    _date_filter("updatedBefore", "last updated strictly before this instant"),
+]
+
+
 def _convos() -> dict[str, Schema]:
     sort_names = ["updatedAt", "createdAt", "title", "archivedAt"]
     return {
@@ -412,6 +469,7 @@ def _convos() -> dict[str, Schema]:
                         {"type": "integer", "minimum": 1, "maximum": 20_000_000},
                         "Legacy offset paging, used only without `cursor`.",
                     ),
+                    *DATE_FILTERS,
                 ],
             ),
             "delete": operation(
@@ -475,6 +533,19 @@ def _convos() -> dict[str, Schema]:
                     {"conversationId": ID, "isArchived": {"type": "boolean"}},
                     ["conversationId", "isArchived"],
                 ),
+            )
+        },
+        "/api/convos/archive/all": {
+            "post": operation(
+                "archiveAllConversations",
+                "Archive every conversation the default list shows",
+                "conversations",
+                {
+                    "200": answer("How many were archived (0 or more).", ref("ArchiveAllResult")),
+                    **errors(body=True),
+                },
+                anchor="convos-archive-all",
+                requestBody=body({"type": "object"}, required=False),
             )
         },
         "/api/convos/pin": {
@@ -656,6 +727,59 @@ def _convos() -> dict[str, Schema]:
     }
 
 
+def _messages() -> dict[str, Schema]:
+    return {
+        "/api/messages": {
+            "get": operation(
+                "listMessagesPage",
+                "A page of one conversation's messages, by cursor",
+                "messages",
+                {"200": answer("The page.", ref("MessagePage")), **errors(400, 403, 404)},
+                anchor="messages-page",
+                parameters=[
+                    query(
+                        "conversationId",
+                        ID,
+                        "The conversation; without it the page is empty.",
+                        example=EXAMPLE_CONVERSATION_ID,
+                    ),
+                    query("cursor", {"type": "string"}, "`nextCursor` of the previous page."),
+                    query(
+                        "pageSize",
+                        {"type": "integer", "minimum": 1},
+                        "Default 25; above 200 is served as 200.",
+                    ),
+                    query(
+                        "sortBy",
+                        {"enum": ["createdAt", "updatedAt", "endpoint"]},
+                        "Default `updatedAt`.",
+                    ),
+                    query("sortDirection", {"enum": ["asc", "desc"]}, "Default `desc`."),
+                    query(
+                        "messageId", {"type": "string"}, "Only this message of the conversation."
+                    ),
+                ],
+            )
+        },
+        "/api/messages/{conversationId}": {
+            "get": operation(
+                "getConversationMessages",
+                "Every message of one conversation, oldest first",
+                "messages",
+                {
+                    "200": answer(
+                        "The messages (an empty array for none).",
+                        {"type": "array", "items": ref("ClientMessage")},
+                    ),
+                    **errors(400, 403, 404),
+                },
+                anchor="messages-of-conversation",
+                parameters=[CONVERSATION_ID],
+            )
+        },
+    }
+
+
 def _tags() -> dict[str, Schema]:
     conversation_404 = TAGGED_CONVERSATION_NOT_FOUND
     return {
@@ -711,6 +835,22 @@ def _tags() -> dict[str, Schema]:
                     ),
                     query("order", {"enum": ["asc", "desc"]}, "Default `asc`."),
                 ],
+            )
+        },
+        "/api/tags/rebuild": {
+            "post": operation(
+                "rebuildTags",
+                "Recount every tag, create missing ones, renumber positions",
+                "tags",
+                {
+                    "200": answer(
+                        "Every tag of the caller afterwards, by position (as `GET /api/tags`).",
+                        {"type": "array", "items": ref("Tag")},
+                    ),
+                    **errors(body=True),
+                },
+                anchor="tags-rebuild",
+                requestBody=body({"type": "object"}, required=False),
             )
         },
         "/api/tags/{tag}": {
@@ -880,7 +1020,7 @@ def build() -> Schema:
         "info": {
             "title": "convos-gateway REST API",
             "version": "1",
-            "summary": "LibreChat's /api/convos and /api/tags contract, as this gateway serves it.",
+            "summary": "LibreChat's /api/convos, /api/tags and /api/messages, as served here.",
             "description": (
                 "Every route LibreChat's client calls, with LibreChat's statuses and JSON "
                 "shapes, plus the places where the gateway deliberately answers better "
@@ -893,9 +1033,10 @@ def build() -> Schema:
         "tags": [
             {"name": "conversations", "description": "LibreChat's /api/convos routes."},
             {"name": "tags", "description": "LibreChat's /api/tags (bookmarks) routes."},
+            {"name": "messages", "description": "LibreChat's /api/messages reads."},
             {"name": "service", "description": "Operational routes, no token needed."},
         ],
-        "paths": {**_service(), **_convos(), **_tags()},
+        "paths": {**_service(), **_convos(), **_tags(), **_messages()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {

@@ -17,6 +17,7 @@ from app.rest.body import arg, query_bool, query_int, query_list, query_text
 from app.rest.common import body, caller, client_ip, services
 from app.rest.errors import rest_endpoint
 from resolvers.operations import conversations as ops
+from resolvers.operations import date_filters
 from resolvers.operations import fork as fork_ops
 from resolvers.operations.errors import BadInput
 from resolvers.titles import operation as title_generation
@@ -52,6 +53,13 @@ async def list_conversations(request: Request) -> Response:
         sort_by=params.get("sortBy") or "updatedAt",
         sort_direction=params.get("sortDirection") or "desc",
         page_number=query_int(request, "pageNumber"),
+        # Extensions (docs/contract.md#convos-list-dates); LibreChat has no date filter.
+        dates=date_filters.date_range(
+            created_after=params.get("createdAfter"),
+            created_before=params.get("createdBefore"),
+            updated_after=params.get("updatedAfter"),
+            updated_before=params.get("updatedBefore"),
+        ),
     )
     page = await ops.list_conversations(services(request), user, query)
     return JSONResponse(
@@ -97,6 +105,14 @@ async def archive_conversation(request: Request) -> Response:
     is_archived = fields.boolean(data.get("isArchived"), "isArchived")
     doc = await ops.archive(services(request), user, conversation_id=cid, is_archived=is_archived)
     return JSONResponse(doc)
+
+
+@rest_endpoint
+async def archive_all_conversations(request: Request) -> Response:
+    user = caller(request)
+    await body(request)  # the client sends {}; no field is read, but the body is checked
+    archived = await ops.archive_all(services(request), user)
+    return JSONResponse({"archivedCount": archived})
 
 
 @rest_endpoint
@@ -207,6 +223,7 @@ routes = [
     Route("/api/convos/all", delete_all_conversations, methods=["DELETE"]),
     Route("/api/convos/update", update_conversation, methods=["POST"]),
     Route("/api/convos/archive", archive_conversation, methods=["POST"]),
+    Route("/api/convos/archive/all", archive_all_conversations, methods=["POST"]),
     Route("/api/convos/pin", pin_conversation, methods=["POST"]),
     Route("/api/convos/fork", fork_conversation, methods=["POST"]),
     Route("/api/convos/duplicate", duplicate_conversation, methods=["POST"]),

@@ -142,6 +142,13 @@ async def delete_tag_path(request: Request) -> Response:
     return JSONResponse(await ops.delete_tag(services(request), user, tag=name))
 
 
+@rest_endpoint
+async def rebuild_tags(request: Request) -> Response:
+    user = caller(request)
+    await body(request)  # unused, but checked like every body
+    return JSONResponse(await ops.rebuild_tags(services(request), user))
+
+
 _TAG_PATH_HANDLERS: dict[str, Endpoint] = {
     "PUT": put_tag_path,
     "POST": post_tag_path,
@@ -158,5 +165,8 @@ routes = [
     Route("/api/tags", list_tags, methods=["GET"]),
     Route("/api/tags", create_tag, methods=["POST"]),
     Route("/api/tags/list", list_tags_page, methods=["GET"]),
+    # Before the tag path: POST /api/tags/rebuild is this route, while PUT and
+    # DELETE /api/tags/rebuild still name a tag called "rebuild".
+    Route("/api/tags/rebuild", rebuild_tags, methods=["POST"]),
     Route("/api/tags/{rest:path}", tag_path, methods=list(_TAG_PATH_HANDLERS)),
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from resolvers.adapters.services import Services
-from resolvers.graphql.types import Message, Tag
+from resolvers.graphql.types import Message, Tag, link_tree
 from resolvers.operations.errors import UserError
 from storage import messages as message_store
 from storage import tags as tag_store
@@ -30,15 +30,6 @@ def too_many_messages(conversation_id: str, cap: int) -> TooManyMessages:
         f"Conversation {conversation_id} has more than {cap} messages, more than one "
         f"response may carry (GRAPHQL_MAX_MESSAGES_PER_CONVERSATION); page its messages."
     )
-
-
-def _link_tree(messages: list[Message]) -> None:
-    """Fill each message's ``children`` from the others' ``parentMessageId``."""
-    by_id = {m.message_id: m for m in messages}
-    for message in messages:
-        parent = by_id.get(message.parent_message_id or "")
-        if parent is not None and parent is not message:
-            parent.children.append(message)
 
 
 async def _capped_messages(
@@ -94,7 +85,7 @@ def make_loaders(services: Services, user: str) -> Loaders:
                 results.append(too_many_messages(cid, services.max_messages_per_conversation))
                 continue
             messages = [Message.from_doc(doc) for doc in docs]
-            _link_tree(messages)
+            link_tree(messages)
             results.append(messages)
         return results
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -18,10 +18,10 @@ from strawberry.types import Info
 from resolvers.adapters.services import Services
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
-from resolvers.graphql.loaders import _link_tree
 from resolvers.graphql.selection import selects
 from resolvers.graphql.subscriptions import Subscription
 from resolvers.graphql.types import (
+    ArchiveAllConversationsPayload,
     Conversation,
     ConversationConnection,
     ConversationEdge,
@@ -37,13 +37,15 @@ from resolvers.graphql.types import (
     SortDirection,
     Tag,
     UpdateTagInput,
+    link_tree,
 )
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.importing import operation as import_ops
 from resolvers.operations import conversations as ops
+from resolvers.operations import date_filters
 from resolvers.operations import fork as fork_ops
 from resolvers.operations import tags as tag_ops
-from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.clock import iso
 from resolvers.operations.errors import BadInput, UserError
 from resolvers.titles import operation as title_generation
 from storage.database import Document
@@ -55,9 +57,12 @@ def _context(info: Info) -> GraphQLContext:
 
 
 def _parse_datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("DateTime must be an ISO-8601 string")
-    return parse_iso(value)
+    # A UserError, so the error names BAD_USER_INPUT (a ValueError would be
+    # masked as an internal error when the bad value is written in the query).
+    parsed = date_filters.parse_date(value, "DateTime") if isinstance(value, str) else None
+    if parsed is None:
+        raise BadInput("DateTime must be an ISO-8601 date")
+    return parsed
 
 
 DateTimeScalar = strawberry.scalar(
@@ -66,6 +71,22 @@ DateTimeScalar = strawberry.scalar(
     serialize=iso,
     parse_value=_parse_datetime,
 )
+
+
+# The list's date filters (resolvers/operations/date_filters.py says why
+# "after" includes its bound and "before" does not).
+CreatedAfter = Annotated[
+    datetime | None, strawberry.argument(description="Created at or after this instant.")
+]
+CreatedBefore = Annotated[
+    datetime | None, strawberry.argument(description="Created strictly before this instant.")
+]
+UpdatedAfter = Annotated[
+    datetime | None, strawberry.argument(description="Last active at or after this instant.")
+]
+UpdatedBefore = Annotated[
+    datetime | None, strawberry.argument(description="Last active strictly before this instant.")
+]
 
 
 async def _prefetch(
@@ -117,6 +138,10 @@ class Query:
         pinned: bool | None = None,
         sort_by: ConversationSort = ConversationSort.UPDATED_AT,
         sort_direction: SortDirection = SortDirection.DESC,
+        created_after: CreatedAfter = None,
+        created_before: CreatedBefore = None,
+        updated_after: UpdatedAfter = None,
+        updated_before: UpdatedBefore = None,
     ) -> ConversationConnection:
         ctx = _context(info)
         page = await ops.list_conversations(
@@ -131,6 +156,12 @@ class Query:
                 pinned=pinned,
                 sort_by=sort_by.value,
                 sort_direction=sort_direction.value,
+                dates=date_filters.DateRange(
+                    created_after=created_after,
+                    created_before=created_before,
+                    updated_after=updated_after,
+                    updated_before=updated_before,
+                ),
             ),
             # Counted with the page (concurrently) only when asked for.
             with_total=selects(info, "totalCount"),
@@ -189,7 +220,7 @@ def _payload(result: ops.DeleteResult) -> DeleteConversationsPayload:
 
 def _copy_parts(result: fork_ops.ConversationCopy) -> tuple[Conversation, list[Message]]:
     messages = [Message.from_doc(doc) for doc in result.messages]
-    _link_tree(messages)
+    link_tree(messages)
     return Conversation.from_doc(result.conversation), messages
 
 
@@ -277,6 +308,15 @@ class Mutation:
             info, partial(ops.archive, conversation_id=conversation_id, is_archived=is_archived)
         )
 
+    @strawberry.mutation(
+        description="Archive every conversation the default list shows (not archived, not "
+        "temporary): one archivedAt for all, each updatedAt kept."
+    )
+    async def archive_all_conversations(self, info: Info) -> ArchiveAllConversationsPayload:
+        ctx = _context(info)
+        archived = await ops.archive_all(ctx.services, ctx.user)
+        return ArchiveAllConversationsPayload(archived_count=archived)
+
     @strawberry.mutation
     async def pin_conversation(
         self, info: Info, conversation_id: str, pinned: bool
@@ -328,6 +368,14 @@ class Mutation:
     async def delete_tag(self, info: Info, tag: str) -> Tag:
         ctx = _context(info)
         return Tag.from_doc(await tag_ops.delete_tag(ctx.services, ctx.user, tag=tag))
+
+    @strawberry.mutation(
+        description="Recount every tag from the conversations, create the tags conversations "
+        "carry but that do not exist, renumber positions from 0; returns all your tags."
+    )
+    async def rebuild_tags(self, info: Info) -> list[Tag]:
+        ctx = _context(info)
+        return [Tag.from_doc(d) for d in await tag_ops.rebuild_tags(ctx.services, ctx.user)]
 
     @strawberry.mutation(description="Replace a conversation's tags.")
     async def set_conversation_tags(

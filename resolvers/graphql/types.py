@@ -2,7 +2,9 @@
 
 Leaf fields are plain attributes filled once from the stored document; only
 fields that need I/O (a conversation's messages and tags) are async, and they
-go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`.
+go through the per-request DataLoaders in :mod:`resolvers.graphql.loaders`,
+except ``messagesConnection``, whose page (its own cursor and size per
+conversation) is one indexed query of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from resolvers.operations import messages as message_ops
 from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
 from storage.conversations import SUMMARY_FIELDS
 from storage.database import Document
@@ -117,6 +120,15 @@ class Message:
         )
 
 
+def link_tree(messages: list[Message]) -> None:
+    """Fill each message's ``children`` from the others' ``parentMessageId``."""
+    by_id = {m.message_id: m for m in messages}
+    for message in messages:
+        parent = by_id.get(message.parent_message_id or "")
+        if parent is not None and parent is not message:
+            parent.children.append(message)
+
+
 @strawberry.type(description="A conversation of the authenticated user.")
 class Conversation:
     conversation_id: str
@@ -185,6 +197,50 @@ class Conversation:
         return loaded
 
     @strawberry.field(
+        description="The messages a page at a time, oldest first (creation time, then id): "
+        "for conversations too long for `messages`. `first` defaults to 50 and is at most "
+        "200; `children` links only messages on the same page (`parentMessageId` links "
+        "across pages). Costed by `first`, not as a whole conversation."
+    )
+    async def messages_connection(
+        self,
+        info: Info,
+        first: int | None = message_ops.DEFAULT_CONNECTION_SIZE,
+        after: str | None = None,
+    ) -> MessageConnection:
+        context = info.context
+        page = await message_ops.message_page(
+            context.services,
+            context.user,
+            conversation_id=self.conversation_id,
+            cursor=after,
+            size=message_ops.page_size(first, message_ops.DEFAULT_CONNECTION_SIZE, "first"),
+            sort_by="createdAt",
+            sort_direction="asc",
+            check_owner=False,  # this conversation was read as the user's
+        )
+        nodes = [Message.from_doc(doc) for doc in page.messages]
+        link_tree(nodes)
+        cursors = [page.cursor_after(doc) for doc in page.messages]
+        conversation_id = self.conversation_id
+
+        def count() -> Awaitable[int]:
+            return message_ops.count_messages(
+                context.services, context.user, conversation_id=conversation_id
+            )
+
+        return MessageConnection(
+            edges=[MessageEdge(node=n, cursor=c) for n, c in zip(nodes, cursors, strict=True)],
+            page_info=PageInfo(
+                has_next_page=page.next_cursor is not None,
+                has_previous_page=after is not None,
+                start_cursor=cursors[0] if cursors else None,
+                end_cursor=cursors[-1] if cursors else None,
+            ),
+            count=count,
+        )
+
+    @strawberry.field(
         description="The conversation's tags (one query per page).", graphql_type=list[Tag]
     )
     def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
@@ -229,6 +285,30 @@ class ConversationConnection:
         # A plain value when known (no coroutine per request); graphql-core
         # awaits the count otherwise.
         return self.known_total if self.known_total is not None else self.count()
+
+
+@strawberry.type
+class MessageEdge:
+    node: Message
+    cursor: str
+
+
+@strawberry.type(description="A Relay-style page of one conversation's messages.")
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many messages the conversation holds.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+@strawberry.type(description="What archiveAllConversations did.")
+class ArchiveAllConversationsPayload:
+    archived_count: int = strawberry.field(
+        description="Conversations archived (those the default list showed)."
+    )
 
 
 @strawberry.type

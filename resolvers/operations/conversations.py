@@ -15,6 +15,7 @@ from typing import Any
 from resolvers.adapters.services import Services
 from resolvers.operations import cursor as cursors
 from resolvers.operations.clock import utcnow
+from resolvers.operations.date_filters import DateRange, check_date_range
 from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
 from resolvers.operations.events import ConversationEvent
 from resolvers.operations.locks import one_at_a_time_per_user
@@ -51,6 +52,8 @@ class ListQuery:
     sort_by: str = "updatedAt"
     sort_direction: str = "desc"
     page_number: int | None = None
+    # Parsed by resolvers.operations.date_filters (text) or GraphQL (DateTime).
+    dates: DateRange = DateRange()
 
 
 @dataclass
@@ -121,6 +124,7 @@ def _list_filter(
         pinned=query.pinned,
         search=search,
         search_conversation_ids=matching_ids,
+        dates=check_date_range(query.dates),
     )
 
 
@@ -280,6 +284,21 @@ async def archive(
         cid,
         {"isArchived": is_archived, "archivedAt": utcnow() if is_archived else None},
     )
+
+
+async def archive_all(services: Services, user: str) -> int:
+    """Archive every conversation the default list shows (docs/contract.md#convos-archive-all).
+
+    One ``archivedAt`` for the whole sweep; each ``updatedAt`` is kept.
+    Temporary and already archived conversations are left as they are.
+    Returns how many were archived.
+    """
+    now = utcnow()
+    archived = await conversation_store.archive_listed(services.database, user, now)
+    if archived:
+        ids = await conversation_store.ids_archived_at(services.database, user, now)
+        await services.events.publish(ConversationEvent("updated", user, tuple(ids)))
+    return archived
 
 
 async def pin(services: Services, user: str, *, conversation_id: str, pinned: bool) -> Document:

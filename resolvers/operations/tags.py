@@ -21,6 +21,7 @@ from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PAGE_NUMBER,
+    MAX_TAG_LENGTH,
     check_id,
     check_optional_length,
     check_range,
@@ -273,3 +274,34 @@ async def add_conversation_tag(
     await recount(services, user, [name])
     await services.events.publish(ConversationEvent("updated", user, (cid,)))
     return tag_names(doc)
+
+
+@one_at_a_time_per_user
+async def rebuild_tags(services: Services, user: str) -> list[Document]:
+    """Make the tag documents agree with the conversations (``POST /api/tags/rebuild``).
+
+    Every tag's count is recomputed from the conversations carrying it (0
+    when none does); a name a conversation carries without a tag document
+    gets one, at the end of the order (names no tag may have, blank or over
+    256 characters, are left alone); positions are renumbered 0..n-1 in their
+    current order, closing gaps and duplicates another writer left. Returns
+    every tag, as ``GET /api/tags`` does.
+    """
+    carried = await conversation_store.all_tag_counts(services.database, user)
+    names = [name for name in sorted(carried) if name.strip() and len(name) <= MAX_TAG_LENGTH]
+    await ensure_tags(services, user, names)
+    tags = [t for t in await tag_store.list_all(services.database, user) if _named(t)]
+    stale = {
+        t["tag"]: carried.get(t["tag"], 0)
+        for t in tags
+        if t.get("count") != carried.get(t["tag"], 0)
+    }
+    await tag_store.set_counts(services.database, user, stale, utcnow())
+    moved = {t["tag"]: i for i, t in enumerate(tags) if t.get("position") != i}
+    await tag_store.set_positions(services.database, user, moved)
+    return await tag_store.list_all(services.database, user)
+
+
+def _named(tag: Document) -> bool:
+    # Another writer's document without a string name cannot be addressed by name.
+    return isinstance(tag.get("tag"), str)

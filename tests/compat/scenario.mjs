@@ -3,7 +3,7 @@
 // calls), and prints what each call returned as JSON on stdout.
 //
 //   CONVOS_BASE_URL=http://127.0.0.1:3080 CONVOS_TOKEN=<jwt> \
-//   CONVOS_FOREIGN_ID=<another user's conversationId> node scenario.mjs main|clear
+//   CONVOS_FOREIGN_ID=<another user's conversationId> node scenario.mjs main|clear|clone|routes
 //
 // `main` lists (cursor paging as the web client's infinite list does, sorts,
 // filters, search), gets, renames, archives, pins, manages tags and deletes
@@ -161,11 +161,28 @@ async function clone() {
   await step('genTitle', () => dataService.genTitle({ conversationId: untitled }));
 }
 
+// Opening a conversation, "rebuild" on the bookmarks panel, "archive all" in
+// the settings. CONVOS_SOURCE_ID: a conversation with messages;
+// CONVOS_FOREIGN_ID: another user's.
+async function routes() {
+  const source = process.env.CONVOS_SOURCE_ID ?? '';
+  await step('getMessagesByConvoId', () => dataService.getMessagesByConvoId(source));
+  await step('getForeignMessages', () => dataService.getMessagesByConvoId(foreignId));
+  await step('getMissingMessages', () => dataService.getMessagesByConvoId('no-such-id'));
+  await step('rebuildConversationTags', () => dataService.rebuildConversationTags());
+  await step('archiveAllConversations', () => dataService.archiveAllConversations());
+  await step('listAfterArchiveAll', () => dataService.listConversations({}));
+  await step('listArchivedAfterArchiveAll', () =>
+    dataService.listConversations({ isArchived: true, sortBy: 'archivedAt' }),
+  );
+  await step('archiveAllAgain', () => dataService.archiveAllConversations());
+}
+
 async function clear() {
   await step('clearAllConversations', () => dataService.clearAllConversations());
   await step('listAfterClear', () => dataService.listConversations({}));
   await step('getConversationTagsAfterClear', () => dataService.getConversationTags());
 }
 
-await ({ clear, clone }[mode] ?? main)();
+await ({ clear, clone, routes }[mode] ?? main)();
 process.stdout.write(`${JSON.stringify(results)}\n`);

@@ -323,3 +323,87 @@ async def test_librechat_client_forks_duplicates_imports_and_gets_titles(
     assert stored is not None and stored["title"] == title
     work = await database.tags.find_one({"user": ALICE, "tag": "work"})
     assert work is not None and work["count"] == 3  # source, fork and duplicate
+
+
+async def test_librechat_client_opens_conversations_rebuilds_tags_and_archives_all(
+    base_url: str, database: Database, node_modules: Path
+) -> None:
+    source = conversation_doc(ALICE, title="Source", tags=["work", "lost"])
+    thread = [
+        message_doc(ALICE, source["conversationId"], text="How do I cook pasta?"),
+    ]
+    thread.append(
+        message_doc(
+            ALICE,
+            source["conversationId"],
+            parent=thread[0]["messageId"],
+            created_at=BASE_TIME + timedelta(seconds=1),
+            text="Boil water.",
+            isCreatedByUser=False,
+        )
+    )
+    other = conversation_doc(ALICE, title="Other", tags=["work"])
+    archived = conversation_doc(ALICE, isArchived=True, archivedAt=BASE_TIME - timedelta(days=1))
+    temporary = conversation_doc(ALICE, expiredAt=BASE_TIME + timedelta(days=30))
+    foreign = conversation_doc(BOB, title="Bob's", tags=["work"])
+    await database.conversations.insert_many([source, other, archived, temporary, foreign])
+    await database.messages.insert_many(
+        [*thread, message_doc(BOB, foreign["conversationId"], text="Bob's secret")]
+    )
+    # A drifted count and a tag a conversation carries without its document.
+    await database.tags.insert_one(
+        {
+            "tag": "work",
+            "user": ALICE,
+            "count": -4,
+            "position": 3,
+            "createdAt": BASE_TIME,
+            "updatedAt": BASE_TIME,
+        }
+    )
+
+    r = _run(
+        "routes",
+        base_url,
+        foreign["conversationId"],
+        node_modules,
+        CONVOS_SOURCE_ID=source["conversationId"],
+    )
+
+    opened = _ok(r, "getMessagesByConvoId")
+    assert [m["text"] for m in opened] == ["How do I cook pasta?", "Boil water."]
+    assert opened[1]["parentMessageId"] == thread[0]["messageId"]
+    assert all("_id" not in m and "user" not in m for m in opened)
+    assert (r["getForeignMessages"]["status"], r["getForeignMessages"]["data"]) == (403, FORBIDDEN)
+    assert "secret" not in json.dumps(r["getForeignMessages"])
+    assert r["getMissingMessages"]["status"] == 404
+
+    rebuilt = _ok(r, "rebuildConversationTags")
+    assert [(t["tag"], t["count"], t["position"]) for t in rebuilt] == [
+        ("work", 2, 0),
+        ("lost", 1, 1),
+    ]
+    stored = {t["tag"]: t["count"] async for t in database.tags.find({"user": ALICE})}
+    assert stored == {"work": 2, "lost": 1}
+    assert await database.tags.count_documents({"user": BOB}) == 0
+
+    assert _ok(r, "archiveAllConversations") == {"archivedCount": 2}
+    assert _ok(r, "listAfterArchiveAll")["conversations"] == []
+    archived_ids = [
+        c["conversationId"] for c in _ok(r, "listArchivedAfterArchiveAll")["conversations"]
+    ]
+    assert set(archived_ids) == {
+        source["conversationId"],
+        other["conversationId"],
+        archived["conversationId"],
+    }
+    assert _ok(r, "archiveAllAgain") == {"archivedCount": 0}
+    swept = await database.conversations.find(
+        {"conversationId": {"$in": [source["conversationId"], other["conversationId"]]}}
+    ).to_list(None)
+    assert {d["archivedAt"] for d in swept} != {None} and len({d["archivedAt"] for d in swept}) == 1
+    assert {d["updatedAt"] for d in swept} == {BASE_TIME}
+    kept = await database.conversations.find_one({"conversationId": temporary["conversationId"]})
+    assert kept is not None and kept["isArchived"] is False
+    bob = await database.conversations.find_one({"conversationId": foreign["conversationId"]})
+    assert bob is not None and bob["isArchived"] is False

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,11 +29,14 @@ from pymongo import ASCENDING, DESCENDING, monitoring
 from resolvers.adapters.services import Services
 from resolvers.graphql.loaders import make_loaders
 from resolvers.operations import conversations as ops
+from resolvers.operations import messages as message_ops
 from resolvers.operations import tags as tag_ops
+from storage.conversations import DateRange
 from storage.database import Database, connect
 from storage.indexes import ensure_indexes
 from tests.utils.factories import ALICE, BASE_TIME, BOB, conversation_doc, insert_thread
 
+ONE_DAY = timedelta(days=1)
 READS = {"find", "aggregate", "count", "distinct", "findAndModify"}
 
 
@@ -226,6 +230,8 @@ LIST_SHAPES = [
         {"pinned": True},
         {"search": "hello"},
         {"page_number": 2, "limit": 2},
+        {"dates": DateRange(created_after=BASE_TIME, created_before=BASE_TIME + ONE_DAY)},
+        {"dates": DateRange(updated_after=BASE_TIME, updated_before=BASE_TIME + ONE_DAY)},
     )
 ]
 
@@ -332,3 +338,34 @@ async def test_explain_reports_collscan_without_an_index(
         {"find": "conversations", "filter": {"model": "gpt-4o"}, "sort": {"model": direction}},
     )
     assert "COLLSCAN" in stage
+
+
+async def test_message_pages_walk_the_conversation_index(
+    database: Database, recorded: tuple[Services, Recorder]
+) -> None:
+    """GET /api/messages and messagesConnection in creation order: an equality on
+    (conversationId, user) and the tree-order index's trailing keys as the sort."""
+    services, recorder = recorded
+    cid = await _seed(database)
+    first = await message_ops.message_page(
+        services, ALICE, conversation_id=cid, size=1, sort_by="createdAt", sort_direction="asc"
+    )
+    assert first.next_cursor is not None
+    await message_ops.message_page(
+        services,
+        ALICE,
+        conversation_id=cid,
+        size=1,
+        cursor=first.next_cursor,
+        sort_by="createdAt",
+        sort_direction="asc",
+    )
+    pages = [c for c in recorder.commands if c.get("find") == "messages"]
+    assert len(pages) == 2
+    tree_index = [("conversationId", 1), ("user", 1), ("createdAt", 1), ("_id", 1)]
+    assert tree_index in (await _index_keys(database))["messages"]
+    for command in pages:
+        flt = _filter_of(command)
+        assert (flt["conversationId"], flt["user"]) == (cid, ALICE), command
+        assert [(f, int(d)) for f, d in command["sort"].items()] == tree_index[2:]
+    assert "IXSCAN" in await _winning_stage(database, pages[0])
