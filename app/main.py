@@ -74,6 +74,7 @@ def create_app(
     database: Database | None = None,
     on_ready: Callable[[], None] | None = None,
     mongo_options: dict[str, Any] | None = None,
+    graphiql_token: str | None = None,
 ) -> Starlette:
     """Build the application.
 
@@ -84,6 +85,8 @@ def create_app(
             to ``settings.mongo_uri`` at start-up.
         on_ready: called once the database answers and indexes exist.
         mongo_options: extra ``AsyncMongoClient`` options (e.g. command listeners).
+        graphiql_token: a token GraphiQL's Headers tab opens with (development
+            only: ignored in production).
     """
     if not settings.jwt_secret:
         raise ValueError("settings without a JWT secret; call Settings.with_secret() first")
@@ -155,6 +158,7 @@ def create_app(
         proxies,
         persisted=PersistedQueries.from_settings(settings, redis),
         assets_url=_GRAPHIQL_ASSETS,
+        graphiql_token=graphiql_token,
     )
     graphiql: list[BaseRoute] = (
         [Mount(_GRAPHIQL_ASSETS, StaticFiles(directory=ASSETS_DIR), name="graphiql")]
