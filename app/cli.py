@@ -297,18 +297,28 @@ def demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    with database_settings(settings) as settings:
-        if args.reset:
-            result = reload_sample(settings, DEV_USER_ID)
-        else:
-            loaded = load_first_run_sample(settings, DEV_USER_ID)
-            if loaded is None:
-                print(
-                    f"User {DEV_USER_ID} already has data or had the sample: nothing loaded "
-                    "(--reset replaces their conversations and tags with the sample)"
-                )
-                return 0
-            result = loaded
+    try:
+        with database_settings(settings) as database:
+            if args.reset:
+                result = reload_sample(database, DEV_USER_ID)
+            else:
+                loaded = load_first_run_sample(database, DEV_USER_ID)
+                if loaded is None:
+                    print(
+                        f"User {DEV_USER_ID} already has data or had the sample: nothing loaded "
+                        "(--reset replaces their conversations and tags with the sample)"
+                    )
+                    return 0
+                result = loaded
+    except EmbeddedServerError as exc:
+        # Most often a running gateway holds the data folder.
+        reason = str(exc).splitlines()[0]
+        print(
+            f"convos-gateway: cannot open the embedded database in {settings.data_dir} "
+            f"({reason}); stop a gateway running on it first",
+            file=sys.stderr,
+        )
+        return 2
     print(f"Loaded the sample: {describe(result, DEV_USER_ID)}")
     return 0
 

@@ -173,3 +173,14 @@ def test_demo_refuses_production_and_mongo_uri_and_changes_nothing(
     assert main(["demo", "--reset"]) == 2
     assert "production" in capsys.readouterr().err
     assert not (tmp_path / "data" / "db").exists()
+
+
+def test_demo_while_a_gateway_holds_the_data_folder_says_to_stop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    _dev_environment(monkeypatch, data_dir)
+    with EmbeddedServer(data_dir / "db"):
+        assert main(["demo", "--reset"]) == 2
+    assert "stop a gateway running on it first" in capsys.readouterr().err
+    assert _embedded_titles(data_dir) == []
