@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import ipaddress
 import logging
 import re
 import sys
@@ -68,6 +69,15 @@ def _banner(settings: Settings, token: str, *, token_in_graphiql: bool = False) 
     return "\n".join(lines)
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @contextlib.contextmanager
 def database_settings(settings: Settings) -> Iterator[Settings]:
     """``settings`` with a ``mongo_uri``: MONGO_URI, else the embedded database
@@ -112,8 +122,13 @@ def serve(args: argparse.Namespace) -> int:
         # A token on stdout is for a person at a terminal, never for a log collector.
         show_banner = not settings.production and settings.log_format == "text"
         # GraphiQL opens with the printed token only where it is as public as
-        # the terminal: development, and a secret nobody configured.
-        graphiql_token = token if generated_secret and not settings.production else None
+        # the terminal: development, a secret nobody configured, and a
+        # loopback address (HOST=0.0.0.0 would hand it to the whole network).
+        graphiql_token = (
+            token
+            if generated_secret and not settings.production and _loopback(settings.host)
+            else None
+        )
 
         def ready() -> None:
             if show_banner:

@@ -23,18 +23,26 @@ LOADED = "first run: loaded the built-in sample"
 SAMPLE_TITLES = sorted(e["title"] for e in sample_exports(utcnow()))
 
 
-def _printed_token(running: Gateway) -> str:
+def _printed_curl(running: Gateway) -> tuple[str, str]:
+    """The token and the URL of the curl line ``serve`` printed."""
     for line in running.lines():
         match = re.search(r"curl -H 'Authorization: Bearer ([^']+)' (\S+)", line)
         if match:
-            assert match.group(2) == f"{running.base_url}/api/convos"
-            return match.group(1)
+            return match.group(1), match.group(2)
     raise AssertionError("no curl line:\n" + "\n".join(running.lines()))
 
 
+def _printed_token(running: Gateway) -> str:
+    return _printed_curl(running)[0]
+
+
 def _titles(base_url: str, bearer: str, **params: str) -> list[str]:
+    return _listed(f"{base_url}/api/convos", bearer, **params)
+
+
+def _listed(url: str, bearer: str, **params: str) -> list[str]:
     response = httpx.get(
-        f"{base_url}/api/convos",
+        url,
         params={"limit": "100", **params},
         headers={"Authorization": f"Bearer {bearer}"},
     )
@@ -51,9 +59,10 @@ def test_first_serve_shows_the_sample_through_the_printed_curl_line_once(
 ) -> None:
     # JWT_SECRET empty: the gateway generates its development secret, as on a fresh clone.
     with gateway(tmp_path, JWT_SECRET="") as running:
-        printed = _printed_token(running)
-        listed = _titles(running.base_url, printed)
-        archived = _titles(running.base_url, printed, isArchived="true")
+        printed, url = _printed_curl(running)
+        assert url == f"{running.base_url}/api/convos"
+        listed = _listed(url, printed)
+        archived = _listed(url, printed, isArchived="true")
         assert sorted(listed + archived) == SAMPLE_TITLES
         assert len(archived) == 1
         assert sum(LOADED in line for line in running.lines()) == 1
@@ -184,3 +193,13 @@ def test_demo_while_a_gateway_holds_the_data_folder_says_to_stop_it(
         assert main(["demo", "--reset"]) == 2
     assert "stop a gateway running on it first" in capsys.readouterr().err
     assert _embedded_titles(data_dir) == []
+
+
+def test_graphiql_gets_no_token_when_the_gateway_listens_beyond_loopback(
+    tmp_path: Path,
+) -> None:
+    with gateway(tmp_path, JWT_SECRET="", HOST="0.0.0.0") as running:
+        printed = _printed_token(running)
+        page = _graphiql(running.base_url)
+        assert page.status_code == 200 and printed not in page.text
+        assert any("set the header below" in line for line in running.lines())
