@@ -77,7 +77,7 @@ def load_sample_on_first_run(settings: Settings, user: str, *, embedded: bool) -
         return
     try:
         load_first_run_sample(settings, user)
-    except (PyMongoError, UserError) as exc:
+    except (PyMongoError, UserError, RuntimeError) as exc:
         log.warning("first run: the built-in sample was not loaded: %s", exc)
 
 

@@ -21,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 from resolvers.adapters.services import Services
@@ -47,8 +48,8 @@ class SampleResult:
     archived: int
 
 
-def sample_files() -> list[Any]:
-    """The sample's files (importlib resources), in the order they are imported."""
+def sample_files() -> list[Traversable]:
+    """The sample's files (package data), in the order they are imported."""
     folder = resources.files(__package__).joinpath("sample")
     return sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".json")),
@@ -102,8 +103,9 @@ async def load_sample(services: Services, user: str) -> SampleResult:
     result = await import_conversations(
         services, ImportAdmission.unmetered(user), lambda: io.BytesIO(data)
     )
-    # The import keeps the files' order and skips none of them (none is empty).
-    assert result.conversations == len(exports), "a sample conversation was skipped"
+    # The import keeps the files' order; a skipped (empty) file would shift it.
+    if result.conversations != len(exports):
+        raise RuntimeError("the built-in sample has a conversation with no message")
     pinned = archived = 0
     for export, conversation_id in zip(exports, result.conversation_ids, strict=True):
         options = export.get("options") or {}
