@@ -1,10 +1,11 @@
-"""``convos-gateway``: serve, import, token, doctor, export-schema."""
+"""``convos-gateway``: serve, import, demo, token, doctor, export-schema."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import ipaddress
 import logging
 import re
 import sys
@@ -43,7 +44,7 @@ def _redact(uri: str) -> str:
     return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", uri)
 
 
-def _banner(settings: Settings, token: str) -> str:
+def _banner(settings: Settings, token: str, *, token_in_graphiql: bool = False) -> str:
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         "",
@@ -51,7 +52,12 @@ def _banner(settings: Settings, token: str) -> str:
         f"  REST:      {base}/api/convos",
     ]
     if settings.graphiql:
-        lines.append(f"  GraphiQL:  {base}/graphql   (set the header below in its Headers tab)")
+        where = (
+            "the token below is already in its Headers tab"
+            if token_in_graphiql
+            else "set the header below in its Headers tab"
+        )
+        lines.append(f"  GraphiQL:  {base}/graphql   ({where})")
     lines += [
         f"  Token for user {DEV_USER_ID} (24 h):",
         f"    {token}",
@@ -61,6 +67,15 @@ def _banner(settings: Settings, token: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @contextlib.contextmanager
@@ -82,12 +97,18 @@ def database_settings(settings: Settings) -> Iterator[Settings]:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.demo import load_sample_on_first_run
     from app.log_format import configure_logging
     from app.main import create_app
     from app.server import server_options
     from app.shutdown import GracefulServer, exit_cleanly_on_sigterm
 
     settings = Settings.from_env()
+    # Decided before the secret and the database are filled in: a secret the
+    # gateway generated signs nothing but development tokens, and an embedded
+    # database holds no one's LibreChat data.
+    generated_secret = not settings.jwt_secret
+    embedded = settings.mongo_uri is None
     settings = replace(
         settings,
         host=args.host or settings.host,
@@ -96,20 +117,32 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     exit_cleanly_on_sigterm()
     with database_settings(settings) as settings:
+        load_sample_on_first_run(settings, DEV_USER_ID, embedded=embedded)
         token = issue_token(settings.jwt_secret, DEV_USER_ID, 24 * 3600)
         # A token on stdout is for a person at a terminal, never for a log collector.
         show_banner = not settings.production and settings.log_format == "text"
+        # GraphiQL opens with the printed token only where it is as public as
+        # the terminal: development, a secret nobody configured, and a
+        # loopback address (HOST=0.0.0.0 would hand it to the whole network).
+        graphiql_token = (
+            token
+            if generated_secret and not settings.production and _loopback(settings.host)
+            else None
+        )
 
         def ready() -> None:
             if show_banner:
-                print(_banner(settings, token), flush=True)
+                banner = _banner(settings, token, token_in_graphiql=graphiql_token is not None)
+                print(banner, flush=True)
             else:
                 log.info("ready on http://%s:%s", settings.host, settings.port)
 
         from app.tracing import Tracing
 
         # OpenTelemetry only when the standard OTEL_* variables ask for it.
-        app = create_app(settings, on_ready=ready, tracing=Tracing.from_env())
+        app = create_app(
+            settings, on_ready=ready, tracing=Tracing.from_env(), graphiql_token=graphiql_token
+        )
         # Proxy headers off, header/body/idle limits: see app/server.py. Our
         # handlers format every line (app/log_format.py): our access line names
         # the route template, uvicorn's the raw query string.
@@ -282,6 +315,47 @@ def import_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    """Load the built-in sample for the development user (``--reset``: replace their data)."""
+    from app.demo import describe, load_first_run_sample, reload_sample
+
+    settings = Settings.from_env()
+    if settings.production:
+        print("convos-gateway: no sample in production (CONVOS_ENV=production)", file=sys.stderr)
+        return 2
+    if settings.mongo_uri is not None:
+        # The sample is for the embedded database; MONGO_URI is someone's LibreChat.
+        print(
+            "convos-gateway: the sample loads only into the embedded database; unset MONGO_URI",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with database_settings(settings) as database:
+            if args.reset:
+                result = reload_sample(database, DEV_USER_ID)
+            else:
+                loaded = load_first_run_sample(database, DEV_USER_ID)
+                if loaded is None:
+                    print(
+                        f"User {DEV_USER_ID} already has data or had the sample: nothing loaded "
+                        "(--reset replaces their conversations and tags with the sample)"
+                    )
+                    return 0
+                result = loaded
+    except EmbeddedServerError as exc:
+        # Most often a running gateway holds the data folder.
+        reason = str(exc).splitlines()[0]
+        print(
+            f"convos-gateway: cannot open the embedded database in {settings.data_dir} "
+            f"({reason}); stop a gateway running on it first",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Loaded the sample: {describe(result, DEV_USER_ID)}")
+    return 0
+
+
 def token(args: argparse.Namespace) -> int:
     settings = Settings.from_env().with_secret()
     print(issue_token(settings.jwt_secret, args.user, args.ttl))
@@ -325,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_import.add_argument("file", help="the export file")
     p_import.add_argument("--user", required=True, help="the user id to import for")
     p_import.set_defaults(func=import_file)
+
+    p_demo = sub.add_parser(
+        "demo", help="load the built-in sample for the development user (embedded database)"
+    )
+    p_demo.add_argument(
+        "--reset",
+        action="store_true",
+        help="first delete the development user's conversations, messages and tags",
+    )
+    p_demo.set_defaults(func=demo)
 
     p_token = sub.add_parser("token", help="print a JWT for a user, signed with JWT_SECRET")
     p_token.add_argument("--user", required=True, help="the user id (LibreChat's `id` claim)")

@@ -81,6 +81,7 @@ def create_app(
     on_ready: Callable[[], None] | None = None,
     mongo_options: dict[str, Any] | None = None,
     tracing: Tracing | None = None,
+    graphiql_token: str | None = None,
 ) -> Starlette:
     """Build the application.
 
@@ -93,6 +94,8 @@ def create_app(
         mongo_options: extra ``AsyncMongoClient`` options (e.g. command listeners).
         tracing: OpenTelemetry spans for requests, operations and MongoDB
             commands (``Tracing.from_env()``); None: no instrumentation at all.
+        graphiql_token: a token GraphiQL's Headers tab opens with (development
+            only: ignored in production).
     """
     if not settings.jwt_secret:
         raise ValueError("settings without a JWT secret; call Settings.with_secret() first")
@@ -189,6 +192,7 @@ def create_app(
         proxies,
         persisted=PersistedQueries.from_settings(settings, redis),
         assets_url=_GRAPHIQL_ASSETS,
+        graphiql_token=graphiql_token,
     )
     graphiql: list[BaseRoute] = (
         [Mount(_GRAPHIQL_ASSETS, StaticFiles(directory=ASSETS_DIR), name="graphiql")]

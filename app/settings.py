@@ -81,6 +81,13 @@ class Settings:
     log_level: str = setting(
         "LOG_LEVEL", "info", "debug also logs every request", parse=parse_lower
     )
+    demo_data: bool = setting(
+        "DEMO_DATA",
+        True,
+        "load the built-in sample for the development user on a first run of the embedded "
+        "database (never in production, never on MONGO_URI)",
+        production=False,
+    )
 
     # --- HTTP server (uvicorn; enforced in app/server.py) ------------------
     server_max_header_bytes: int = setting(

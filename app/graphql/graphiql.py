@@ -2,7 +2,9 @@
 
 Nothing is fetched from a CDN, so the page works on a machine without
 internet. The Headers tab opens with an ``Authorization: Bearer `` template
-to paste a token into (``convos-gateway token --user ID`` prints one).
+to paste a token into (``convos-gateway token --user ID`` prints one), or, in
+development when the gateway generated its own secret, with the token
+``serve`` printed already filled in (``token=``), so the first query just runs.
 Assets come from npm at fixed versions (tools/graphiql, ``make graphiql-assets``).
 """
 
@@ -28,9 +30,13 @@ GRAPHIQL_CSP: Final = (
 
 DEFAULT_HEADERS: Final = '{\n  "Authorization": "Bearer "\n}'
 
-DEFAULT_QUERY: Final = """# Put a token after "Bearer " in Headers below
+_PASTE_A_TOKEN: Final = """# Put a token after "Bearer " in Headers below
 # (`convos-gateway token --user ID` prints one).
-
+"""
+_TOKEN_FILLED_IN: Final = """# The development user's token is already in Headers below:
+# press Run (Ctrl-Enter).
+"""
+_RECENT_CONVERSATIONS: Final = """
 query RecentConversations {
   conversations(first: 10) {
     edges {
@@ -45,12 +51,22 @@ query RecentConversations {
   }
 }
 """
+DEFAULT_QUERY: Final = _PASTE_A_TOKEN + _RECENT_CONVERSATIONS
 
 
-def graphiql_html(*, endpoint: str, assets_url: str) -> str:
-    """The GraphiQL page for ``endpoint``, loading scripts from ``assets_url``."""
+def graphiql_html(*, endpoint: str, assets_url: str, token: str | None = None) -> str:
+    """The GraphiQL page for ``endpoint``, loading scripts from ``assets_url``.
+
+    With ``token``, the Headers tab opens with it (development only: the
+    view never passes one in production).
+    """
+    if token is None:
+        headers, query = DEFAULT_HEADERS, DEFAULT_QUERY
+    else:
+        headers = json.dumps({"Authorization": f"Bearer {token}"}, indent=2)
+        query = _TOKEN_FILLED_IN + _RECENT_CONVERSATIONS
     config = json.dumps(
-        {"endpoint": endpoint, "defaultHeaders": DEFAULT_HEADERS, "defaultQuery": DEFAULT_QUERY}
+        {"endpoint": endpoint, "defaultHeaders": headers, "defaultQuery": query}
     ).replace("<", "\\u003c")
     base = html.escape(assets_url.rstrip("/"), quote=True)
     return f"""<!doctype html>
@@ -75,9 +91,15 @@ def graphiql_html(*, endpoint: str, assets_url: str) -> str:
 """
 
 
-def graphiql_response(request: Request, *, assets_url: str) -> HTMLResponse:
+def graphiql_response(
+    request: Request, *, assets_url: str, token: str | None = None
+) -> HTMLResponse:
     """The page for the endpoint ``request`` was sent to, under a strict CSP."""
     return HTMLResponse(
-        graphiql_html(endpoint=str(request.url.path), assets_url=assets_url),
-        headers={"Content-Security-Policy": GRAPHIQL_CSP, "Cache-Control": "no-cache"},
+        graphiql_html(endpoint=str(request.url.path), assets_url=assets_url, token=token),
+        headers={
+            "Content-Security-Policy": GRAPHIQL_CSP,
+            # A page carrying a token is kept by no cache.
+            "Cache-Control": "no-store" if token is not None else "no-cache",
+        },
     )

@@ -138,6 +138,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         *,
         persisted: PersistedQueries | None = None,
         assets_url: str = "/graphiql",
+        graphiql_token: str | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -157,6 +158,8 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         self.proxies = proxies or TrustedProxies(())
         self.persisted = persisted or PersistedQueries(None)
         self.assets_url = assets_url
+        # Never in production, whoever passes one: the page is public there.
+        self.graphiql_token = None if settings.production else graphiql_token
         self.ws_connections = ConnectionsPerUser(settings.ws_max_connections_per_user)
 
     # -- HTTP ----------------------------------------------------------------
@@ -398,7 +401,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_response(request, assets_url=self.assets_url)
+        return graphiql_response(request, assets_url=self.assets_url, token=self.graphiql_token)
 
     def encode_json(self, data: Any) -> bytes:
         return dumps(data)

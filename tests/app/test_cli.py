@@ -94,7 +94,8 @@ def test_serve_on_embedded_database_prints_a_curl_line_that_works(tmp_path: Path
         assert token is not None and url == f"http://127.0.0.1:{port}/api/convos"
         response = httpx.get(url, headers={"Authorization": f"Bearer {token.group(1)}"})
         assert response.status_code == 200
-        assert response.json()["conversations"] == []
+        # A fresh data directory in development: the first-run sample (archived one aside).
+        assert len(response.json()["conversations"]) == 11
         assert (tmp_path / "data" / "db").is_dir()
     finally:
         proc.send_signal(signal.SIGINT)

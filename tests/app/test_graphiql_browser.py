@@ -4,7 +4,9 @@ Debian's chromium, driven by Playwright (playwright-core in tests/graphql_http),
 opens the page from a real uvicorn on a loopback port with every other address
 refused, types a token into the Authorization header, runs the default query
 and sees the seeded conversation; then runs a subscription from GraphiQL and sees
-the event of a rename made over HTTP. The screenshot goes to the test's tmp dir;
+the event of a rename made over HTTP. In development the page opens with the
+token already in its Headers tab, and the query runs without typing anything.
+The screenshot goes to the test's tmp dir;
 ``UPDATE_SCREENSHOT=1`` also copies it to docs/graphiql.png.
 """
 
@@ -75,3 +77,36 @@ async def test_graphiql_runs_a_query_with_the_authorization_header_offline(
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(screenshot, SCREENSHOT)
+
+
+async def test_graphiql_in_development_runs_a_query_without_typing_a_header(
+    mongo_uri: str, database: Database, tmp_path: Path
+) -> None:
+    title = "Opened with the token"
+    await insert_conversation(database, ALICE, title=title)
+    bearer = token(ALICE)
+    app = create_app(
+        make_settings(mongo_uri, env="development", graphiql=True),
+        database=database,
+        graphiql_token=bearer,
+    )
+    async with running(app) as base:
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            "graphiql.mjs",
+            base,
+            bearer,
+            title,
+            str(tmp_path / "graphiql.png"),
+            cwd=node_project(),
+            env={"CHROMIUM": CHROMIUM, "PATH": "/usr/bin:/bin", "PREFILLED": "1"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 180)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    outcome = json.loads(out)
+    assert outcome["external"] == [] and outcome["pageErrors"] == []
+    assert f"Bearer {bearer}" in outcome["headers"]
+    edges = json.loads(outcome["response"])["data"]["conversations"]["edges"]
+    assert [e["node"]["title"] for e in edges] == [title]

@@ -1,6 +1,8 @@
 // Drives GraphiQL in Debian's chromium (headless, no network but loopback):
 // opens the gateway's page, types a token into the Authorization header,
 // runs the default query and prints what the response pane shows.
+// With PREFILLED=1 nothing is typed: the page must open with TOKEN already in
+// its Headers tab (development), and the query runs as it is.
 // Then, given a conversation id, runs a subscription in GraphiQL (over the
 // WebSocket, token in connection_init), renames the conversation over HTTP and
 // prints the event GraphiQL shows.
@@ -9,6 +11,7 @@ import { chromium } from "playwright-core";
 
 const [base, token, expected, screenshot, conversationId] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const prefilled = process.env.PREFILLED === "1";
 const origin = new URL(base).origin;
 
 const browser = await chromium.launch({
@@ -49,16 +52,18 @@ try {
   await page.waitForFunction(() =>
     [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")]
       .some((el) => el.CodeMirror.getValue().includes("Authorization")));
-  await page.evaluate(() => {
-    const cm = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")]
-      .map((el) => el.CodeMirror)
-      .find((editor) => editor.getValue().includes("Authorization"));
-    const text = cm.getValue();
-    const at = text.indexOf("Bearer ") + "Bearer ".length;
-    cm.focus();
-    cm.setCursor(cm.posFromIndex(at));
-  });
-  await page.keyboard.type(token);
+  if (!prefilled) {
+    await page.evaluate(() => {
+      const cm = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")]
+        .map((el) => el.CodeMirror)
+        .find((editor) => editor.getValue().includes("Authorization"));
+      const text = cm.getValue();
+      const at = text.indexOf("Bearer ") + "Bearer ".length;
+      cm.focus();
+      cm.setCursor(cm.posFromIndex(at));
+    });
+    await page.keyboard.type(token);
+  }
   outcome.headers = await page.evaluate(() => {
     const cm = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")]
       .map((el) => el.CodeMirror)
