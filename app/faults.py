@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from resolvers.adapters.rate_limiter import RateLimitUnavailable
-from resolvers.adapters.redis_locks import UserLockTimeout
+from resolvers.operations.locks import UserLockTimeout
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:

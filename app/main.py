@@ -141,7 +141,7 @@ def create_app(
             redis, lease_s=settings.tag_lock_lease_s, wait_s=settings.tag_lock_wait_s
         )
         if redis is not None
-        else UserLocks(),
+        else UserLocks(wait_s=settings.tag_lock_wait_s),
     )
 
     @contextlib.asynccontextmanager

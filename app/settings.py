@@ -231,7 +231,7 @@ class Settings:
     tag_lock_wait_s: float = setting(
         "TAG_LOCK_WAIT_S",
         30.0,
-        "with REDIS_URI: a tag change waits this long for its user, then 503",
+        "a tag change waits this long for its user's lock (in Redis with REDIS_URI), then 503",
     )
     title_api_base_url: str | None = setting(
         "TITLE_API_BASE_URL",

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
-from resolvers.operations.locks import UserLocks
+from resolvers.operations.locks import UserLocks, UserLockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ log = logging.getLogger(__name__)
 # short, because tag changes take milliseconds and only one waiter per
 # replica polls (the others wait on the in-process lock).
 POLL_S = 0.01
-
-
-class UserLockTimeout(Exception):
-    """The user's lock stayed held by another replica for the whole wait.
-
-    Not a ``UserError``: a server-side condition, answered 503.
-    """
 
 
 class RedisUserLocks:

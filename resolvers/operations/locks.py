@@ -26,6 +26,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class UserLockTimeout(Exception):
+    """The user's lock stayed held (by another request or replica) for the whole wait.
+
+    Not a ``UserError``: a server-side condition, answered 503.
+    """
+
+
 class UserLock(Protocol):
     """One lock per user: ``async with locks.hold(user):`` runs alone for that user."""
 
@@ -35,11 +42,14 @@ class UserLock(Protocol):
 class UserLocks:
     """An ``asyncio.Lock`` per user, dropped when nobody holds or awaits it.
 
-    Excludes only within this process: the lock of one replica.
+    Excludes only within this process: the lock of one replica. A waiter
+    gives up after ``wait_s`` (TAG_LOCK_WAIT_S), as with the Redis lock, so a
+    queue of one user's requests cannot hold connections without bound.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wait_s: float | None = None) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._wait_s = wait_s
 
     @contextlib.asynccontextmanager
     async def hold(self, user: str) -> AsyncIterator[None]:
@@ -48,8 +58,17 @@ class UserLocks:
             lock = asyncio.Lock()
         self._locks[user] = (lock, users + 1)
         try:
-            async with lock:
+            try:
+                async with asyncio.timeout(self._wait_s):
+                    await lock.acquire()
+            except TimeoutError:
+                raise UserLockTimeout(
+                    f"the tag lock of a user stayed held for {self._wait_s} s"
+                ) from None
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             _, users = self._locks[user]
             if users == 1:

@@ -34,9 +34,9 @@ from starlette.applications import Starlette
 from app.graphql.persisted_queries import REDIS_PREFIX
 from app.main import create_app
 from app.settings import Settings
-from resolvers.adapters.redis_locks import RedisUserLocks, UserLockTimeout
+from resolvers.adapters.redis_locks import RedisUserLocks
 from resolvers.adapters.services import Services
-from resolvers.operations.locks import UserLocks
+from resolvers.operations.locks import UserLocks, UserLockTimeout
 from resolvers.titles.operation import schedule_titles
 from storage.database import Database
 from tests.conftest import make_settings

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from resolvers.operations.locks import UserLocks
+import pytest
+
+from resolvers.operations.locks import UserLocks, UserLockTimeout
 
 
 async def test_one_users_sections_never_overlap_and_locks_are_dropped() -> None:
@@ -47,3 +49,15 @@ async def test_a_failing_section_releases_the_lock() -> None:
 async def _enter(locks: UserLocks, user: str) -> None:
     async with locks.hold(user):
         pass
+
+
+async def test_a_waiter_gives_up_after_the_bound_and_the_holder_keeps_the_lock() -> None:
+    locks = UserLocks(wait_s=0.05)
+    async with locks.hold("u"):
+        with pytest.raises(UserLockTimeout):
+            async with locks.hold("u"):
+                pass  # pragma: no cover - never reached
+    # The refused waiter left nothing behind: the lock is free again.
+    async with locks.hold("u"):
+        pass
+    assert len(locks) == 0
