@@ -20,6 +20,7 @@ Strawberry's own view: limits are validation rules cached with the document
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,7 +87,9 @@ log = logging.getLogger("convos_gateway.graphql")
 _SUB_RESPONSE = "graphql_sub_response"
 
 
-def finish_or_cancel(execution: asyncio.Future[Any], query: str | None, name: str | None) -> None:
+async def finish_or_cancel(
+    execution: asyncio.Future[Any], query: str | None, name: str | None
+) -> None:
     """After a timeout: a query stops; a mutation runs to its end in the background.
 
     Cancelling a mutation between its writes would leave half of it stored
@@ -96,6 +99,9 @@ def finish_or_cancel(execution: asyncio.Future[Any], query: str | None, name: st
     """
     if not is_mutation(query, name):
         execution.cancel()
+        # Let the cancelled reads unwind (and release their connections) now.
+        with contextlib.suppress(BaseException):
+            await execution
         return
 
     def _retrieve(done: asyncio.Future[Any]) -> None:
@@ -336,7 +342,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             )
         except TimeoutError:
             log.warning("GraphQL operation %r timed out", request_data.operation_name)
-            finish_or_cancel(execution, resolved.query, request_data.operation_name)
+            await finish_or_cancel(execution, resolved.query, request_data.operation_name)
             return ExecutionResult(
                 data=None, errors=[timeout_error(self.settings.execution_timeout_s)]
             )

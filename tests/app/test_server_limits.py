@@ -340,7 +340,7 @@ def test_serve_runs_uvicorn_with_these_options(
         def run(self) -> None:
             pass
 
-    def bare_app(settings: Any, on_ready: Any, tracing: Any = None) -> Starlette:
+    def bare_app(settings: Any, on_ready: Any, **options: Any) -> Starlette:
         starlette = Starlette()
         starlette.state.websockets = SimpleNamespace(close_all=None)
         return starlette
