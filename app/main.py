@@ -28,7 +28,7 @@ from app.jsonutil import JSONResponse
 from app.observability import observe, operator_routes, start_metrics_port
 from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, imports, tags
+from app.rest import bulk, convos, exports, imports, tags
 from app.settings import Settings
 from resolvers.adapters.services import Services
 from resolvers.titles import build_title_service
@@ -167,6 +167,9 @@ def create_app(
             *openapi_routes,
             *operator_routes(settings, db),
             *imports.routes,
+            # Before convos: GET /api/convos/export is not a conversation id.
+            *bulk.routes,
+            *exports.routes,
             *convos.routes,
             *tags.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),

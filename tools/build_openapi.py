@@ -147,6 +147,8 @@ CONVERSATION_FIELDS: Schema = {
     "updatedAt": DATE,
 }
 
+BULK_ACTIONS = ["archive", "unarchive", "pin", "unpin", "addTag", "removeTag", "delete"]
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -228,6 +230,18 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "conversation": ref("Conversation"),
             "messages": {"type": "array", "items": ref("ChatMessage")},
+        },
+        "additionalProperties": False,
+    },
+    "BulkResult": {
+        "type": "object",
+        "required": ["action", "dryRun", "matchedCount", "modifiedCount", "deletedMessageCount"],
+        "properties": {
+            "action": {"enum": BULK_ACTIONS},
+            "dryRun": {"type": "boolean"},
+            "matchedCount": {"type": "integer", "minimum": 0},
+            "modifiedCount": {"type": "integer", "minimum": 0},
+            "deletedMessageCount": {"type": "integer", "minimum": 0},
         },
         "additionalProperties": False,
     },
@@ -603,6 +617,7 @@ def _convos() -> dict[str, Schema]:
                 },
             )
         },
+        **_selections(),
         "/api/convos/gen_title/{conversationId}": {
             "get": operation(
                 "generatedTitle",
@@ -651,6 +666,67 @@ def _convos() -> dict[str, Schema]:
                     "500": shared("ServerError"),
                 },
                 anchor="search-enable",
+            )
+        },
+    }
+
+
+SELECTION_FORBIDDEN = answer(
+    "An id of the selection is another user's conversation: the whole selection is "
+    "refused and nothing is read or changed.",
+    {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"const": "Unauthorized"}, "message": {"type": "string"}},
+        "additionalProperties": False,
+    },
+)
+SELECTION_NOT_FOUND = answer(
+    "An id of the selection is nobody's conversation: the whole selection is refused.", ERROR
+)
+FILTER_PROPERTIES: Schema = {
+    "isArchived": {"type": "boolean"},
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 256}},
+    "search": {"type": "string", "maxLength": 500},
+    "pinned": {"type": "boolean"},
+}
+IDS: Schema = {"type": "array", "items": ID, "minItems": 1, "maxItems": 1000}
+EXPORT_FORMATS = ["librechat", "markdown", "jsonl"]
+
+
+def _selections() -> dict[str, Schema]:
+    """The extensions on a selection of conversations: bulk actions and export."""
+    return {
+        "/api/convos/bulk": {
+            "post": operation(
+                "bulkUpdateConversations",
+                "One action on up to 1,000 conversations or on the list's filter (extension)",
+                "conversations",
+                {
+                    "200": answer("What was matched and changed.", ref("BulkResult")),
+                    "403": SELECTION_FORBIDDEN,
+                    "404": SELECTION_NOT_FOUND,
+                    **{k: v for k, v in errors(body=True).items() if k not in ("403", "404")},
+                },
+                anchor="convos-bulk",
+                requestBody=body(
+                    {
+                        "type": "object",
+                        "required": ["action"],
+                        "properties": {
+                            "action": {"enum": BULK_ACTIONS},
+                            "tag": {"type": "string", "minLength": 1, "maxLength": 256},
+                            "dryRun": {"type": "boolean"},
+                            "ids": IDS,
+                            "filter": {
+                                "type": "object",
+                                "properties": FILTER_PROPERTIES,
+                                "additionalProperties": False,
+                            },
+                        },
+                        "oneOf": [{"required": ["ids"]}, {"required": ["filter"]}],
+                    }
+                ),
             )
         },
     }

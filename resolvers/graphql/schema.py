@@ -20,6 +20,11 @@ from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.loaders import _link_tree
 from resolvers.graphql.selection import selects
+from resolvers.graphql.selection_types import (
+    BulkAction,
+    BulkUpdatePayload,
+    ConversationSelectionInput,
+)
 from resolvers.graphql.subscriptions import Subscription
 from resolvers.graphql.types import (
     Conversation,
@@ -40,6 +45,7 @@ from resolvers.graphql.types import (
 )
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.importing import operation as import_ops
+from resolvers.operations import bulk as bulk_ops
 from resolvers.operations import conversations as ops
 from resolvers.operations import fork as fork_ops
 from resolvers.operations import tags as tag_ops
@@ -358,6 +364,30 @@ class Mutation:
         return await title_generation.generated_title(
             ctx.services, ctx.user, conversation_id=conversation_id
         )
+
+    @strawberry.mutation(
+        description="One action on a selection (up to 1,000 ids, or the list's filter): all or "
+        "nothing for ids (FORBIDDEN if one is another user's, NOT_FOUND if one is unknown). "
+        "`dryRun` counts and changes nothing. `tag` is required by ADD_TAG and REMOVE_TAG."
+    )
+    async def bulk_update_conversations(
+        self,
+        info: Info,
+        selection: ConversationSelectionInput,
+        action: BulkAction,
+        tag: str | None = None,
+        dry_run: bool = False,
+    ) -> BulkUpdatePayload:
+        ctx = _context(info)
+        result = await bulk_ops.bulk_update(
+            ctx.services,
+            ctx.user,
+            selection=selection.to_selection(),
+            action=action.operation(),
+            tag=tag,
+            dry_run=dry_run,
+        )
+        return BulkUpdatePayload.from_result(result)
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -1,0 +1,7 @@
+"""Placeholder until the export routes land."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,101 @@
+"""Queries over a chosen set of one user's conversations (bulk actions, export).
+
+A set is a filter document built by ``storage.conversations.build_filter`` or
+a list of ids; it is read in ``_id`` order, one bounded chunk at a time, so no
+query here holds a whole user's history in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from bson import ObjectId
+
+from storage.database import WHOLE_RESULT, Database, Document
+from storage.documents import HIDDEN
+
+
+def by_ids(user: str, conversation_ids: Sequence[str]) -> Document:
+    """The filter for the user's conversations among these ids."""
+    return {"$and": [{"user": user}, {"conversationId": {"$in": list(conversation_ids)}}]}
+
+
+async def chunks(
+    database: Database,
+    query: Document,
+    projection: Document,
+    *,
+    size: int,
+) -> AsyncIterator[list[Document]]:
+    """The documents matching ``query`` in ``_id`` order, ``size`` at a time.
+
+    Each chunk is its own query after the last ``_id`` seen, so a chunk's
+    documents may be changed (even made to stop matching) before the next one
+    is read without any being skipped or read twice.
+    """
+    last: ObjectId | None = None
+    while True:
+        clauses = [query] if last is None else [query, {"_id": {"$gt": last}}]
+        found = await database.conversations.find(
+            {"$and": clauses},
+            {**projection, "_id": 1},
+            sort=[("_id", 1)],
+            limit=size,
+            batch_size=size,
+        ).to_list(None)
+        if not found:
+            return
+        yield found
+        if len(found) < size:
+            return
+        last = found[-1]["_id"]
+
+
+async def ids_of_others(database: Database, user: str, conversation_ids: Sequence[str]) -> bool:
+    """Whether any of these ids is a conversation of another user."""
+    if not conversation_ids:
+        return False
+    doc = await database.conversations.find_one(
+        {"conversationId": {"$in": list(conversation_ids)}, "user": {"$ne": user}}, {"_id": 1}
+    )
+    return doc is not None
+
+
+async def update_ids(
+    database: Database,
+    user: str,
+    conversation_ids: Sequence[str],
+    condition: Document,
+    update: Document,
+) -> int:
+    """Apply ``update`` to the user's conversations among the ids that meet ``condition``."""
+    if not conversation_ids:
+        return 0
+    result = await database.conversations.update_many(
+        {"$and": [by_ids(user, conversation_ids), condition]}, update
+    )
+    return result.modified_count
+
+
+async def delete_ids(database: Database, user: str, conversation_ids: Sequence[str]) -> int:
+    if not conversation_ids:
+        return 0
+    result = await database.conversations.delete_many(by_ids(user, conversation_ids))
+    return result.deleted_count
+
+
+async def messages_of(
+    database: Database, user: str, conversation_ids: Sequence[str]
+) -> list[Document]:
+    """Every message of these conversations, grouped by conversation, each
+    conversation's in tree-rebuild order (parents before children).
+    """
+    if not conversation_ids:
+        return []
+    cursor = database.messages.find(
+        {"user": user, "conversationId": {"$in": list(conversation_ids)}},
+        HIDDEN,
+        sort=[("conversationId", 1), ("createdAt", 1), ("_id", 1)],
+        batch_size=WHOLE_RESULT,
+    )
+    return await cursor.to_list(None)
