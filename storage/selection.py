@@ -34,11 +34,13 @@ async def chunks(
     is read without any being skipped or read twice.
     """
     last: ObjectId | None = None
+    # `_id` is what the next chunk starts after; an exclusion projection keeps it anyway.
+    fields = projection if 0 in projection.values() else {**projection, "_id": 1}
     while True:
         clauses = [query] if last is None else [query, {"_id": {"$gt": last}}]
         found = await database.conversations.find(
             {"$and": clauses},
-            {**projection, "_id": 1},
+            fields,
             sort=[("_id", 1)],
             limit=size,
             batch_size=size,

@@ -729,6 +729,69 @@ def _selections() -> dict[str, Schema]:
                 ),
             )
         },
+        "/api/convos/export": {
+            "get": {
+                **operation(
+                    "exportConversations",
+                    "Stream a selection as LibreChat exports, Markdown or JSONL (extension)",
+                    "conversations",
+                    {
+                        "200": {
+                            "description": "The export, streamed as an attachment "
+                            "(`Content-Disposition`): a zip of LibreChat JSON or Markdown "
+                            "files, or JSON Lines.",
+                            "content": {
+                                "application/zip": {
+                                    "schema": {
+                                        "type": "string",
+                                        "contentMediaType": "application/zip",
+                                    }
+                                },
+                                "application/x-ndjson": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "400": shared("BadRequest"),
+                        "401": shared("Unauthenticated"),
+                        "403": SELECTION_FORBIDDEN,
+                        "404": SELECTION_NOT_FOUND,
+                        "429": answer(
+                            "Over the export budget of the caller's IP or user "
+                            "(`Too many conversation export requests. Try again later`).",
+                            MESSAGE,
+                            headers=RETRY_AFTER,
+                        ),
+                        "500": shared("ServerError"),
+                        "503": shared("Unavailable"),
+                    },
+                    anchor="convos-export",
+                    parameters=[
+                        query("format", {"enum": EXPORT_FORMATS}, "Default `librechat`."),
+                        query(
+                            "ids",
+                            {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+                            "Up to 1,000 conversation ids (also `ids[]=`); else the filters.",
+                            style="form",
+                            explode=True,
+                        ),
+                        query("isArchived", {"type": "boolean"}, "As the list (default false)."),
+                        query(
+                            "tags",
+                            {"type": "array", "items": {"type": "string", "maxLength": 256}},
+                            "As the list.",
+                            style="form",
+                            explode=True,
+                        ),
+                        query("search", {"type": "string", "maxLength": 500}, "As the list."),
+                        query("pinned", {"type": "boolean"}, "As the list."),
+                        query("user", {"type": "string"}, "Signed links only."),
+                        query("expires", {"type": "integer"}, "Signed links only (Unix time)."),
+                        query("signature", {"type": "string"}, "Signed links only."),
+                    ],
+                ),
+                # A bearer token, or a link signed by exportConversations (GraphQL).
+                "security": [{"bearerAuth": []}, {}],
+            }
+        },
     }
 
 

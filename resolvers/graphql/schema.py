@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.adapters.services import Services
+from resolvers.exporting.links import ExportLinks, export_link
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.loaders import _link_tree
@@ -24,6 +25,8 @@ from resolvers.graphql.selection_types import (
     BulkAction,
     BulkUpdatePayload,
     ConversationSelectionInput,
+    ExportFormat,
+    ExportLink,
 )
 from resolvers.graphql.subscriptions import Subscription
 from resolvers.graphql.types import (
@@ -388,6 +391,24 @@ class Mutation:
             dry_run=dry_run,
         )
         return BulkUpdatePayload.from_result(result)
+
+    @strawberry.mutation(
+        description="A short-lived signed link (EXPORT_LINK_TTL_S) that downloads the selection "
+        "as a file, for a browser that cannot send a token. The selection is checked now "
+        "(FORBIDDEN, NOT_FOUND); the export rate limit is spent when the link is opened."
+    )
+    async def export_conversations(
+        self,
+        info: Info,
+        selection: ConversationSelectionInput,
+        format: ExportFormat = ExportFormat.LIBRECHAT,
+    ) -> ExportLink:
+        ctx = _context(info)
+        signer: ExportLinks = ctx.extra["export_links"]
+        url, expires = await export_link(
+            ctx.services, ctx.user, signer, selection.to_selection(), format.value_type()
+        )
+        return ExportLink(url=url, expires_at=expires, format=format)
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
 import strawberry
 
+from resolvers.exporting.formats import ExportFormat as ExportFormatValue
 from resolvers.operations import bulk as bulk_ops
 from resolvers.operations.conversations import ListQuery
 from resolvers.operations.selection import Selection
@@ -77,3 +79,23 @@ class BulkUpdatePayload:
             modified_count=result.modified,
             deleted_message_count=result.deleted_messages,
         )
+
+
+@strawberry.enum(description="The file exportConversations links to.")
+class ExportFormat(Enum):
+    LIBRECHAT = "librechat"
+    MARKDOWN = "markdown"
+    JSONL = "jsonl"
+
+    def value_type(self) -> ExportFormatValue:
+        return ExportFormatValue(self.value)
+
+
+@strawberry.type(description="A signed download link to an export; no token is needed to open it.")
+class ExportLink:
+    url: str = strawberry.field(
+        description="Relative to this server: GET /api/convos/export with the selection, your "
+        "user id, the expiry and an HMAC signature."
+    )
+    expires_at: datetime
+    format: ExportFormat
