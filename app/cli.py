@@ -1,4 +1,4 @@
-"""``convos-gateway``: serve, import, token, export-schema."""
+"""``convos-gateway``: serve, import, export, token, export-schema."""
 
 from __future__ import annotations
 
@@ -298,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_import.add_argument("file", help="the export file")
     p_import.add_argument("--user", required=True, help="the user id to import for")
     p_import.set_defaults(func=import_file)
+
+    # convos-gateway export: its own module (app/cli_export.py).
+    from app.cli_export import add_parser as add_export_parser
+
+    add_export_parser(sub, database_settings)
 
     p_token = sub.add_parser("token", help="print a JWT for a user, signed with JWT_SECRET")
     p_token.add_argument("--user", required=True, help="the user id (LibreChat's `id` claim)")
