@@ -7,6 +7,7 @@ query here holds a whole user's history in memory.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from bson import ObjectId
@@ -86,18 +87,38 @@ async def delete_ids(database: Database, user: str, conversation_ids: Sequence[s
     return result.deleted_count
 
 
+def stream(
+    database: Database, query: Document, projection: Document, *, batch_size: int
+) -> AsyncIterator[Document]:
+    """The documents matching ``query``, newest activity first (the list's order
+    and its index), on one cursor read ``batch_size`` at a time."""
+    cursor = database.conversations.find(
+        query, projection, sort=[("updatedAt", -1), ("_id", -1)], batch_size=batch_size
+    )
+    return aiter(cursor)
+
+
+# Conversation ids per messages query: SecantusDB's cost per id of an `$in`
+# grows with the list (0.37 ms per conversation at 10, 0.79 at 100), so a
+# chunk's messages are read by several small queries at once.
+MESSAGES_IN = 10
+
+
 async def messages_of(
     database: Database, user: str, conversation_ids: Sequence[str]
 ) -> list[Document]:
-    """Every message of these conversations, grouped by conversation, each
-    conversation's in tree-rebuild order (parents before children).
-    """
-    if not conversation_ids:
-        return []
-    cursor = database.messages.find(
-        {"user": user, "conversationId": {"$in": list(conversation_ids)}},
-        HIDDEN,
-        sort=[("conversationId", 1), ("createdAt", 1), ("_id", 1)],
-        batch_size=WHOLE_RESULT,
+    """Every message of these conversations, in no particular order."""
+    groups = [
+        conversation_ids[i : i + MESSAGES_IN] for i in range(0, len(conversation_ids), MESSAGES_IN)
+    ]
+    found = await asyncio.gather(
+        *(
+            database.messages.find(
+                {"user": user, "conversationId": {"$in": list(group)}},
+                HIDDEN,
+                batch_size=WHOLE_RESULT,
+            ).to_list(None)
+            for group in groups
+        )
     )
-    return await cursor.to_list(None)
+    return [message for part in found for message in part]

@@ -61,7 +61,8 @@ def from_query(request: Request) -> Selection:
     """The selection of a query string: ``ids``, else the list's filter parameters."""
     ids = query_list(request, "ids")
     if ids:
-        if any(request.query_params.get(name) is not None for name in FILTER_FIELDS):
+        names = {name.removesuffix("[]") for name in request.query_params}
+        if names & set(FILTER_FIELDS):
             raise BadInput("give either ids or filter parameters")
         return Selection(ids=_ids(ids))
     return Selection(

@@ -1,9 +1,11 @@
 """Exporting a selection: the operation REST, GraphQL (through a signed link) and the CLI call.
 
-Memory stays flat whatever the selection's size: conversations are read
-:data:`CHUNK` at a time (in ``_id`` order), their messages with one query per
-chunk, each chunk rendered in a worker thread (JSON and deflate are CPU work
-the event loop should not wait on) and handed to the response as it is made.
+Memory stays flat whatever the selection's size: conversations come from one
+cursor (the list's order and index) :data:`CHUNK` at a time, their messages
+with a few small queries per chunk, each chunk rendered in a worker thread
+(JSON and deflate are CPU work the event loop should not wait on) and handed
+to the response as it is made. A client that stalls for 10 minutes lets the
+server's cursor time out, which cuts its download short.
 Only the zip's central directory grows, by about 100 bytes per conversation.
 
 The selection is checked before the first byte (400/403/404 as for bulk
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from resolvers.adapters.services import Services
 from resolvers.exporting.formats import ExportFormat, Renderer, renderer
@@ -104,13 +107,14 @@ async def _stream(
     size: int,
 ) -> AsyncIterator[bytes]:
     done = 0
-    async for conversations in selections.chunks(
-        services, resolved, CONVERSATION_PROJECTION, size=size
-    ):
-        ids = [str(c["conversationId"]) for c in conversations]
+    conversations = selection_store.stream(
+        services.database, resolved.query, CONVERSATION_PROJECTION, batch_size=size
+    )
+    while batch := [c async for c in _take(conversations, size)]:
+        ids = [str(c["conversationId"]) for c in batch]
         messages = await selection_store.messages_of(services.database, user, ids)
-        data = await asyncio.to_thread(_render, render, conversations, messages)
-        done += len(conversations)
+        data = await asyncio.to_thread(_render, render, batch, messages)
+        done += len(batch)
         if on_progress is not None:
             on_progress(done, max(total, done))
         if data:
@@ -120,6 +124,21 @@ async def _stream(
         yield tail
 
 
+async def _take(items: AsyncIterator[Document], count: int) -> AsyncIterator[Document]:
+    """The next ``count`` items (fewer at the end)."""
+    for _ in range(count):
+        item = await anext(items, None)
+        if item is None:
+            return
+        yield item
+
+
+def _tree_order(message: Document) -> tuple[datetime, str]:
+    """``storage.messages.TREE_ORDER`` in Python: parents before children."""
+    created = message.get("createdAt")
+    return (created if isinstance(created, datetime) else datetime.min, str(message.get("_id")))
+
+
 def _render(
     render: Renderer, conversations: Sequence[Document], messages: Sequence[Document]
 ) -> bytes:
@@ -127,5 +146,6 @@ def _render(
     for message in messages:
         by_conversation.setdefault(str(message.get("conversationId")), []).append(message)
     return b"".join(
-        render.add(c, by_conversation.get(str(c["conversationId"]), [])) for c in conversations
+        render.add(c, sorted(by_conversation.get(str(c["conversationId"]), []), key=_tree_order))
+        for c in conversations
     )

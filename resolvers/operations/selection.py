@@ -76,6 +76,7 @@ async def filter_of(
         if search is not None
         else []
     )
+    # The list's own mapping, on purpose: a filter the list gains reaches selections too.
     return conversation_ops._list_filter(query, search, matching)
 
 
