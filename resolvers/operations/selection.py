@@ -118,7 +118,8 @@ async def resolve(services: Services, user: str, selection: Selection) -> Resolv
 
 
 def chunks(
-    services: Services, resolved: ResolvedSelection, projection: Document, *, size: int = CHUNK
+    services: Services, resolved: ResolvedSelection, projection: Document
 ) -> AsyncIterator[list[Document]]:
-    """The selected conversations, ``size`` per chunk, in ``_id`` order."""
-    return selection_store.chunks(services.database, resolved.query, projection, size=size)
+    """The selected conversations, :data:`CHUNK` per chunk, in ``_id`` order; a
+    chunk may be changed before the next is read (see ``storage.selection.chunks``)."""
+    return selection_store.chunks(services.database, resolved.query, projection, size=CHUNK)

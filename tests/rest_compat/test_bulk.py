@@ -310,3 +310,23 @@ async def test_graphql_bulk_update_refuses_another_users_id_as_forbidden(
     body = await gql(client, BULK, {"selection": {}, "action": "PIN"}, user=ALICE)
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert await fingerprint(database) == before
+
+
+async def test_bulk_on_a_filter_larger_than_a_chunk_changes_each_once_with_an_event_per_chunk(
+    client: httpx.AsyncClient,
+    database: Database,
+    events: RecordingEvents,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from resolvers.operations import selection
+
+    monkeypatch.setattr(selection, "CHUNK", 2)
+    ids = [(await insert_conversation(database, ALICE))["conversationId"] for _ in range(5)]
+    # Archiving makes each chunk stop matching the filter before the next is read.
+    r = await _bulk(client, ALICE, filter={}, action="archive")
+    assert (r.json()["matchedCount"], r.json()["modifiedCount"]) == (5, 5)
+    assert sorted(len(e.conversation_ids) for e in events.events) == [1, 2, 2]
+    assert sorted(cid for e in events.events for cid in e.conversation_ids) == sorted(ids)
+    r = await _bulk(client, ALICE, filter={"isArchived": True}, action="addTag", tag="t")
+    assert r.json()["modifiedCount"] == 5
+    assert (await database.tags.find_one({"user": ALICE, "tag": "t"}) or {})["count"] == 5
