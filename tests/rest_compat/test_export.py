@@ -30,6 +30,7 @@ from tests.utils.factories import (
     BOB,
     JWT_SECRET,
     auth,
+    conversation_doc,
     fingerprint,
     insert_conversation,
     insert_thread,
@@ -269,3 +270,18 @@ async def test_export_is_rate_limited_per_user(
             assert r.status_code == 429
             assert r.json() == {"message": "Too many conversation export requests. Try again later"}
             assert int(r.headers["retry-after"]) > 0
+
+
+async def test_export_link_mutation_refuses_a_selection_too_long_for_a_link(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    docs = [conversation_doc(ALICE) for _ in range(300)]
+    await database.conversations.insert_many(docs)
+    ids = [d["conversationId"] for d in docs]
+    body = await gql(client, EXPORT, {"selection": {"ids": ids}, "format": "JSONL"}, user=ALICE)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "too long for a link" in body["errors"][0]["message"]
+    body = await gql(
+        client, EXPORT, {"selection": {"ids": ids[:100]}, "format": "JSONL"}, user=ALICE
+    )
+    assert "errors" not in body
