@@ -1,4 +1,4 @@
-"""``convos-gateway``: serve, import, demo, token, doctor, export-schema."""
+"""``convos-gateway``: serve, import, export, demo, token, doctor, export-schema."""
 
 from __future__ import annotations
 
@@ -409,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="first delete the development user's conversations, messages and tags",
     )
     p_demo.set_defaults(func=demo)
+    # convos-gateway export: its own module (app/cli_export.py).
+    from app.cli_export import add_parser as add_export_parser
+
+    add_export_parser(sub, database_settings)
 
     p_token = sub.add_parser("token", help="print a JWT for a user, signed with JWT_SECRET")
     p_token.add_argument("--user", required=True, help="the user id (LibreChat's `id` claim)")

@@ -30,7 +30,7 @@ from app.jsonutil import JSONResponse
 from app.observability import observe, operator_routes, start_metrics_port
 from app.openapi import routes as openapi_routes
 from app.rate_limits import build_rate_limiter
-from app.rest import convos, imports, messages, tags
+from app.rest import bulk, convos, exports, imports, messages, tags
 from app.settings import Settings
 from app.tracing import Tracing
 from resolvers.adapters.redis_locks import RedisUserLocks
@@ -205,6 +205,9 @@ def create_app(
             *openapi_routes,
             *operator_routes(settings, db),
             *imports.routes,
+            # Before convos: GET /api/convos/export is not a conversation id.
+            *bulk.routes,
+            *exports.routes,
             *convos.routes,
             *tags.routes,
             *messages.routes,

@@ -12,7 +12,7 @@ from resolvers.adapters.rate_limiter import Action, ActionLimits, Budget, RateLi
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """Import and fork/duplicate budgets on ``RATE_LIMIT_STORAGE_URI``.
+    """Import, fork/duplicate and export budgets on ``RATE_LIMIT_STORAGE_URI``.
 
     Raises:
         SettingsError: the storage URI is neither memory:// nor redis://.
@@ -25,6 +25,10 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
         "fork": ActionLimits(
             per_ip=Budget(settings.fork_ip_max, settings.fork_ip_window_min),
             per_user=Budget(settings.fork_user_max, settings.fork_user_window_min),
+        ),
+        "export": ActionLimits(
+            per_ip=Budget(settings.export_ip_max, settings.export_ip_window_min),
+            per_user=Budget(settings.export_user_max, settings.export_user_window_min),
         ),
     }
     try:

@@ -215,6 +215,27 @@ class Settings:
     fork_user_window_min: int = setting(
         "FORK_USER_WINDOW", 1, "minutes of the per-user fork window", parse=parse_limiter
     )
+    export_ip_max: int = setting(
+        "EXPORT_IP_MAX",
+        30,
+        "exports (and signed-link downloads) per IP per window",
+        parse=parse_limiter,
+    )
+    export_ip_window_min: int = setting(
+        "EXPORT_IP_WINDOW", 15, "minutes of the per-IP export window", parse=parse_limiter
+    )
+    export_user_max: int = setting(
+        "EXPORT_USER_MAX",
+        10,
+        "exports per user per window: each reads a whole selection",
+        parse=parse_limiter,
+    )
+    export_user_window_min: int = setting(
+        "EXPORT_USER_WINDOW", 15, "minutes of the per-user export window", parse=parse_limiter
+    )
+    export_link_ttl_s: int = setting(
+        "EXPORT_LINK_TTL_S", 300, "seconds a signed export download link stays valid"
+    )
 
     # --- title generation ------------------------------------------------
     redis_uri: str | None = setting(

@@ -147,6 +147,8 @@ CONVERSATION_FIELDS: Schema = {
     "updatedAt": DATE,
 }
 
+BULK_ACTIONS = ["archive", "unarchive", "pin", "unpin", "addTag", "removeTag", "delete"]
+
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
@@ -228,6 +230,18 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "conversation": ref("Conversation"),
             "messages": {"type": "array", "items": ref("ChatMessage")},
+        },
+        "additionalProperties": False,
+    },
+    "BulkResult": {
+        "type": "object",
+        "required": ["action", "dryRun", "matchedCount", "modifiedCount", "deletedMessageCount"],
+        "properties": {
+            "action": {"enum": BULK_ACTIONS},
+            "dryRun": {"type": "boolean"},
+            "matchedCount": {"type": "integer", "minimum": 0},
+            "modifiedCount": {"type": "integer", "minimum": 0},
+            "deletedMessageCount": {"type": "integer", "minimum": 0},
         },
         "additionalProperties": False,
     },
@@ -674,6 +688,7 @@ def _convos() -> dict[str, Schema]:
                 },
             )
         },
+        **_selections(),
         "/api/convos/gen_title/{conversationId}": {
             "get": operation(
                 "generatedTitle",
@@ -776,6 +791,130 @@ def _messages() -> dict[str, Schema]:
                 anchor="messages-of-conversation",
                 parameters=[CONVERSATION_ID],
             )
+        },
+    }
+
+
+SELECTION_FORBIDDEN = answer(
+    "An id of the selection is another user's conversation: the whole selection is "
+    "refused and nothing is read or changed.",
+    {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": {"const": "Unauthorized"}, "message": {"type": "string"}},
+        "additionalProperties": False,
+    },
+)
+SELECTION_NOT_FOUND = answer(
+    "An id of the selection is nobody's conversation: the whole selection is refused.", ERROR
+)
+FILTER_PROPERTIES: Schema = {
+    "isArchived": {"type": "boolean"},
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 256}},
+    "search": {"type": "string", "maxLength": 500},
+    "pinned": {"type": "boolean"},
+}
+IDS: Schema = {"type": "array", "items": ID, "minItems": 1, "maxItems": 1000}
+EXPORT_FORMATS = ["librechat", "markdown", "jsonl"]
+
+
+def _selections() -> dict[str, Schema]:
+    """The extensions on a selection of conversations: bulk actions and export."""
+    return {
+        "/api/convos/bulk": {
+            "post": operation(
+                "bulkUpdateConversations",
+                "One action on up to 1,000 conversations or on the list's filter (extension)",
+                "conversations",
+                {
+                    "200": answer("What was matched and changed.", ref("BulkResult")),
+                    "403": SELECTION_FORBIDDEN,
+                    "404": SELECTION_NOT_FOUND,
+                    **{k: v for k, v in errors(body=True).items() if k not in ("403", "404")},
+                },
+                anchor="convos-bulk",
+                requestBody=body(
+                    {
+                        "type": "object",
+                        "required": ["action"],
+                        "properties": {
+                            "action": {"enum": BULK_ACTIONS},
+                            "tag": {"type": "string", "minLength": 1, "maxLength": 256},
+                            "dryRun": {"type": "boolean"},
+                            "ids": IDS,
+                            "filter": {
+                                "type": "object",
+                                "properties": FILTER_PROPERTIES,
+                                "additionalProperties": False,
+                            },
+                        },
+                        "oneOf": [{"required": ["ids"]}, {"required": ["filter"]}],
+                    }
+                ),
+            )
+        },
+        "/api/convos/export": {
+            "get": {
+                **operation(
+                    "exportConversations",
+                    "Stream a selection as LibreChat exports, Markdown or JSONL (extension)",
+                    "conversations",
+                    {
+                        "200": {
+                            "description": "The export, streamed as an attachment "
+                            "(`Content-Disposition`): a zip of LibreChat JSON or Markdown "
+                            "files, or JSON Lines.",
+                            "content": {
+                                "application/zip": {
+                                    "schema": {
+                                        "type": "string",
+                                        "contentMediaType": "application/zip",
+                                    }
+                                },
+                                "application/x-ndjson": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "400": shared("BadRequest"),
+                        "401": shared("Unauthenticated"),
+                        "403": SELECTION_FORBIDDEN,
+                        "404": SELECTION_NOT_FOUND,
+                        "429": answer(
+                            "Over the export budget of the caller's IP or user "
+                            "(`Too many conversation export requests. Try again later`).",
+                            MESSAGE,
+                            headers=RETRY_AFTER,
+                        ),
+                        "500": shared("ServerError"),
+                        "503": shared("Unavailable"),
+                    },
+                    anchor="convos-export",
+                    parameters=[
+                        query("format", {"enum": EXPORT_FORMATS}, "Default `librechat`."),
+                        query(
+                            "ids",
+                            {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+                            "Up to 1,000 conversation ids (also `ids[]=`); else the filters.",
+                            style="form",
+                            explode=True,
+                        ),
+                        query("isArchived", {"type": "boolean"}, "As the list (default false)."),
+                        query(
+                            "tags",
+                            {"type": "array", "items": {"type": "string", "maxLength": 256}},
+                            "As the list.",
+                            style="form",
+                            explode=True,
+                        ),
+                        query("search", {"type": "string", "maxLength": 500}, "As the list."),
+                        query("pinned", {"type": "boolean"}, "As the list."),
+                        query("user", {"type": "string"}, "Signed links only."),
+                        query("expires", {"type": "integer"}, "Signed links only (Unix time)."),
+                        query("signature", {"type": "string"}, "Signed links only."),
+                    ],
+                ),
+                # A bearer token, or a link signed by exportConversations (GraphQL).
+                "security": [{"bearerAuth": []}, {}],
+            }
         },
     }
 

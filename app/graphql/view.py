@@ -79,6 +79,7 @@ from app.request_body import read_limited
 from app.settings import Settings
 from app.uploads import import_limits, is_multipart
 from resolvers.adapters.services import Services
+from resolvers.exporting.links import ExportLinks
 from resolvers.graphql.context import GraphQLContext
 from resolvers.operations.errors import PayloadTooLarge, Unauthenticated, UserError
 
@@ -267,6 +268,9 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
                 "client_ip": self.proxies.for_connection(request),
                 "import_admissions": upload.admissions if upload is not None else [],
                 "import_max_uncompressed_bytes": self.settings.import_max_uncompressed_bytes,
+                "export_links": ExportLinks(
+                    self.settings.jwt_secret, self.settings.export_link_ttl_s
+                ),
             },
         )
         return context

@@ -51,11 +51,12 @@ from resolvers.operations.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-Action = Literal["fork", "import"]
+Action = Literal["fork", "import", "export"]
 
 MESSAGES: dict[Action, str] = {
     "fork": "Too many conversation fork requests. Try again later",
     "import": "Too many conversation import requests. Try again later",
+    "export": "Too many conversation export requests. Try again later",
 }
 
 # Redis socket timeouts: a hung Redis must fail the request quickly (503),

@@ -16,9 +16,17 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.adapters.services import Services
+from resolvers.exporting.links import ExportLinks, export_link
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.selection import selects
+from resolvers.graphql.selection_types import (
+    BulkAction,
+    BulkUpdatePayload,
+    ConversationSelectionInput,
+    ExportFormat,
+    ExportLink,
+)
 from resolvers.graphql.subscriptions import Subscription
 from resolvers.graphql.types import (
     ArchiveAllConversationsPayload,
@@ -41,6 +49,7 @@ from resolvers.graphql.types import (
 )
 from resolvers.importing import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from resolvers.importing import operation as import_ops
+from resolvers.operations import bulk as bulk_ops
 from resolvers.operations import conversations as ops
 from resolvers.operations import date_filters
 from resolvers.operations import fork as fork_ops
@@ -408,6 +417,48 @@ class Mutation:
         return await title_generation.generated_title(
             ctx.services, ctx.user, conversation_id=conversation_id, wait_budget_s=budget
         )
+
+    @strawberry.mutation(
+        description="One action on a selection (up to 1,000 ids, or the list's filter): all or "
+        "nothing for ids (FORBIDDEN if one is another user's, NOT_FOUND if one is unknown). "
+        "`dryRun` counts and changes nothing. `tag` is required by ADD_TAG and REMOVE_TAG."
+    )
+    async def bulk_update_conversations(
+        self,
+        info: Info,
+        selection: ConversationSelectionInput,
+        action: BulkAction,
+        tag: str | None = None,
+        dry_run: bool = False,
+    ) -> BulkUpdatePayload:
+        ctx = _context(info)
+        result = await bulk_ops.bulk_update(
+            ctx.services,
+            ctx.user,
+            selection=selection.to_selection(),
+            action=action.operation(),
+            tag=tag,
+            dry_run=dry_run,
+        )
+        return BulkUpdatePayload.from_result(result)
+
+    @strawberry.mutation(
+        description="A short-lived signed link (EXPORT_LINK_TTL_S) that downloads the selection "
+        "as a file, for a browser that cannot send a token. The selection is checked now "
+        "(FORBIDDEN, NOT_FOUND); the export rate limit is spent when the link is opened."
+    )
+    async def export_conversations(
+        self,
+        info: Info,
+        selection: ConversationSelectionInput,
+        format: ExportFormat = ExportFormat.LIBRECHAT,
+    ) -> ExportLink:
+        ctx = _context(info)
+        signer: ExportLinks = ctx.extra["export_links"]
+        url, expires = await export_link(
+            ctx.services, ctx.user, signer, selection.to_selection(), format.value_type()
+        )
+        return ExportLink(url=url, expires_at=expires, format=format)
 
 
 def should_mask(error: GraphQLError) -> bool:

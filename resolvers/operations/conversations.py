@@ -115,7 +115,7 @@ def _limit(value: int | None) -> int:
     return min(value, MAX_LIMIT)
 
 
-def _list_filter(
+def list_filter(
     query: ListQuery, search: str | None, matching_ids: list[str]
 ) -> conversation_store.ListFilter:
     return conversation_store.ListFilter(
@@ -169,7 +169,7 @@ async def list_conversations(
         if search is not None
         else []
     )
-    flt = _list_filter(query, search, matching_ids)
+    flt = list_filter(query, search, matching_ids)
 
     after: tuple[Any, ...] | None = None
     skip = 0

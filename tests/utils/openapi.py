@@ -21,6 +21,9 @@ from app.openapi import DOCUMENT
 
 _PARAM = re.compile(r"\{[^}/]+\}")
 
+# Bodies that are not one JSON value (GET /api/convos/export).
+STREAMED_MEDIA = frozenset({"application/zip", "application/x-ndjson"})
+
 
 @dataclass(frozen=True)
 class _Path:
@@ -97,6 +100,8 @@ class ResponseChecker:
         schema = content[media]["schema"]
         if media == "text/plain":
             value: Any = body.decode()
+        elif media in STREAMED_MEDIA:
+            return []  # an export's archive or lines: its shape is tested by the export tests
         else:
             try:
                 value = json.loads(body)

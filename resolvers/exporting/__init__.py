@@ -1,0 +1,1 @@
+"""Exporting a selection of conversations: LibreChat JSON, Markdown, JSONL, streamed."""

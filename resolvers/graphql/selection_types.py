@@ -1,0 +1,113 @@
+"""GraphQL inputs and payloads for actions on many conversations (bulk, export)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from resolvers.exporting.formats import ExportFormat as ExportFormatValue
+from resolvers.operations import bulk as bulk_ops
+from resolvers.operations.conversations import ListQuery
+from resolvers.operations.date_filters import DateRange
+from resolvers.operations.selection import Selection
+
+
+@strawberry.input(
+    description="The conversation list's filter (the same fields as `conversations`)."
+)
+class ConversationFilterInput:
+    is_archived: bool = False
+    tags: list[str] | None = None
+    search: str | None = None
+    pinned: bool | None = None
+    # The list's date filters: after inclusive, before exclusive.
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+    def to_query(self) -> ListQuery:
+        return ListQuery(
+            is_archived=self.is_archived,
+            tags=self.tags or (),
+            search=self.search,
+            pinned=self.pinned,
+            dates=DateRange(
+                created_after=self.created_after,
+                created_before=self.created_before,
+                updated_after=self.updated_after,
+                updated_before=self.updated_before,
+            ),
+        )
+
+
+@strawberry.input(
+    description="Exactly one of `ids` (1 to 1,000 of your conversation ids; another user's id "
+    "refuses the whole selection: FORBIDDEN, an unknown one NOT_FOUND) or `filter`."
+)
+class ConversationSelectionInput:
+    ids: list[str] | None = None
+    filter: ConversationFilterInput | None = None
+
+    def to_selection(self) -> Selection:
+        return Selection(
+            ids=self.ids, filter=None if self.filter is None else self.filter.to_query()
+        )
+
+
+@strawberry.enum(description="What bulkUpdateConversations does to each selected conversation.")
+class BulkAction(Enum):
+    ARCHIVE = "archive"
+    UNARCHIVE = "unarchive"
+    PIN = "pin"
+    UNPIN = "unpin"
+    ADD_TAG = "addTag"
+    REMOVE_TAG = "removeTag"
+    DELETE = "delete"
+
+    def operation(self) -> bulk_ops.BulkAction:
+        return bulk_ops.BulkAction(self.value)
+
+
+@strawberry.type(description="What a bulk action matched and changed (or, dry, would change).")
+class BulkUpdatePayload:
+    action: BulkAction
+    dry_run: bool
+    matched_count: int = strawberry.field(description="Conversations in the selection.")
+    modified_count: int = strawberry.field(
+        description="Conversations changed (or that would change): archiving an archived "
+        "conversation, or tagging a tagged one, changes nothing."
+    )
+    deleted_message_count: int = strawberry.field(description="Messages deleted (delete only).")
+
+    @classmethod
+    def from_result(cls, result: bulk_ops.BulkResult) -> BulkUpdatePayload:
+        return cls(
+            action=BulkAction(result.action.value),
+            dry_run=result.dry_run,
+            matched_count=result.matched,
+            modified_count=result.modified,
+            deleted_message_count=result.deleted_messages,
+        )
+
+
+@strawberry.enum(description="The file exportConversations links to.")
+class ExportFormat(Enum):
+    LIBRECHAT = "librechat"
+    MARKDOWN = "markdown"
+    JSONL = "jsonl"
+
+    def value_type(self) -> ExportFormatValue:
+        return ExportFormatValue(self.value)
+
+
+@strawberry.type(description="A signed download link to an export; no token is needed to open it.")
+class ExportLink:
+    url: str = strawberry.field(
+        description="Relative to this server: GET /api/convos/export with the selection, your "
+        "user id, the expiry and an HMAC signature."
+    )
+    expires_at: datetime
+    format: ExportFormat
