@@ -20,6 +20,9 @@ default is ``None`` or the value needs more (``parse_limiter``, ``parse_lower``)
 ``aliases=`` for other accepted names, ``production=`` for the default when
 ``CONVOS_ENV=production``, and ``shown=`` when the README should describe the
 default in words.
+
+The module is long on purpose: one declarative block per setting, so an
+operator reads every knob, its default and its reason on one page.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Every function takes the user id and puts it in the filter: no query here can
 reach another user's documents unless its name says so (``owned_by_other``).
+Over 400 lines on purpose: every query on the collection sits here, next to
+the list filter and sort keys that the indexes (storage/indexes.py) serve, so
+the one-user rule and the index shapes are checked in one file.
 """
 
 from __future__ import annotations

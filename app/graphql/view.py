@@ -20,7 +20,6 @@ Strawberry's own view: limits are validation rules cached with the document
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,8 +27,6 @@ from typing import Any
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, get_operation_ast, parse
-from graphql.language import OperationType as OperationTypeNode
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -58,6 +55,7 @@ from app.graphql.http_semantics import (
     timeout_error,
 )
 from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
+from app.graphql.timeouts import finish_or_cancel
 from app.graphql.uploads import (
     SpoolingRequestAdapter,
     UploadRequest,
@@ -86,39 +84,6 @@ from resolvers.operations.errors import PayloadTooLarge, Unauthenticated, UserEr
 log = logging.getLogger("convos_gateway.graphql")
 
 _SUB_RESPONSE = "graphql_sub_response"
-
-
-async def finish_or_cancel(
-    execution: asyncio.Future[Any], query: str | None, name: str | None
-) -> None:
-    """After a timeout: a query stops; a mutation runs to its end in the background.
-
-    Cancelling a mutation between its writes would leave half of it stored
-    (a fork's copy without its tag recount); the client was told TIMEOUT and
-    finds the result on its next read. Parsed again only here, on the rare
-    timeout path, so normal requests pay nothing.
-    """
-    if not is_mutation(query, name):
-        execution.cancel()
-        # Let the cancelled reads unwind (and release their connections) now.
-        with contextlib.suppress(BaseException):
-            await execution
-        return
-
-    def _retrieve(done: asyncio.Future[Any]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.warning("timed-out mutation %r failed: %r", name, done.exception())
-
-    execution.add_done_callback(_retrieve)
-
-
-def is_mutation(query: str | None, name: str | None) -> bool:
-    try:
-        document = parse(query or "")
-    except GraphQLError:
-        return False
-    operation = get_operation_ast(document, name)
-    return operation is not None and operation.operation is OperationTypeNode.MUTATION
 
 
 @dataclass

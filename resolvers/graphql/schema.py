@@ -1,4 +1,10 @@
-"""The GraphQL schema: queries, mutations and subscriptions over the shared operations."""
+"""The GraphQL schema: queries, mutations and subscriptions over the shared operations.
+
+Longer than our other modules on purpose: ``Query`` and ``Mutation`` are one
+class each (Strawberry's root types), and every field is a few lines that
+hand typed arguments to an operation. Split across files they would need
+``merge_types``, and a reader would lose the one page that lists the API.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Fork and duplicate: copy a conversation (or part of its message tree).
 
+Over 400 lines on purpose: fork and duplicate share the tree walk, the
+cloning that remaps ids, the tag handling under the user's lock and the undo
+when a write fails; they are read together to see that a copy is complete.
+
 The rules GraphQL and REST both call (docs/contract.md#convos-fork and
 #convos-duplicate; how they follow LibreChat's algorithms: docs/contract.md#diff-fork).
 
