@@ -11,6 +11,9 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -123,7 +126,17 @@ def create_app(
         )
     db = database
     # One Redis client for persisted queries and events when REDIS_URI is set.
-    redis = Redis.from_url(settings.redis_uri) if settings.redis_uri else None
+    redis = (
+        Redis.from_url(
+            settings.redis_uri,
+            # A pooled connection from before a Redis restart fails once:
+            # retried at once on a fresh one, as the rate limits' pool does.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
+        if settings.redis_uri
+        else None
+    )
     events: LocalEvents | RedisEvents = (
         RedisEvents(redis, settings.events_channel, settings.event_queue_size)
         if redis is not None

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 REDIS_KEY_PREFIX = "GEN_TITLE:"
 """LibreChat's cache namespace for titles, so an operator recognises the keys."""
@@ -134,7 +137,13 @@ class RedisTitleCache:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = REDIS_KEY_PREFIX) -> RedisTitleCache:
         """Connect (lazily) to ``url``; the cache owns and closes the client."""
-        client = Redis.from_url(url, decode_responses=True)
+        client = Redis.from_url(
+            url,
+            decode_responses=True,
+            # A connection from before a Redis restart is retried once on a fresh one.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
         return cls(client, prefix=prefix, owns_client=True)
 
     async def put(self, key: str, title: str, ttl_s: float) -> None:

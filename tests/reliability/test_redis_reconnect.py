@@ -57,3 +57,32 @@ async def test_the_first_limited_request_after_redis_restarts_succeeds(
         await asyncio.to_thread(limits_redis.stop)
         await asyncio.to_thread(limits_redis.start)
         assert await duplicate() == 201
+
+
+async def test_the_first_shared_state_request_after_redis_restarts_succeeds(
+    database: Database, mongo_uri: str, limits_redis: RedisServer
+) -> None:
+    # REDIS_URI's client (persisted queries, events, titles, tag lock) retries
+    # a connection from before the restart too.
+    settings = make_settings(mongo_uri, redis_uri=limits_redis.uri)
+    application = create_app(settings, database=database)
+    doc = await insert_conversation(database, ALICE)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as client,
+    ):
+
+        async def tag() -> int:
+            response = await client.put(
+                f"/api/tags/convo/{doc['conversationId']}",
+                json={"tags": ["work"]},
+                headers=auth(ALICE),
+            )
+            return response.status_code
+
+        assert await tag() == 200
+        await asyncio.to_thread(limits_redis.stop)
+        await asyncio.to_thread(limits_redis.start)
+        assert await tag() == 200
