@@ -34,6 +34,7 @@ from .shape import (
     optional_str,
     required_object,
     required_str,
+    title_reader,
 )
 from .timestamps import optional_epoch_seconds
 
@@ -56,21 +57,11 @@ class _Node:
     kept: _Kept | None
 
 
-def title_of(item: object) -> str | None:
-    """The conversation's title for error messages, when it has one."""
-    title = item.get("title") if isinstance(item, dict) else None
-    return title if isinstance(title, str) else None
+title_of = title_reader("title")
 
 
 def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One ChatGPT conversation as LibreChat documents.
-
-    Args:
-        item: One element of the export's top-level array.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no node has anything to show.
+    """Documents for one item of the top-level array; None when no node shows anything.
 
     Raises:
         Problem: A field has the wrong type, ``mapping`` is missing, a message

@@ -27,6 +27,7 @@ from .shape import (
     ROOT,
     Path,
     Problem,
+    each_object,
     expect_object,
     optional_bool,
     optional_list,
@@ -78,14 +79,7 @@ def title_of(item: object) -> str | None:
 
 
 def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One LibreChat export as LibreChat documents.
-
-    Args:
-        item: The export's root object.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no message has text or content.
+    """Documents for the export's root object; None when no message has text or content.
 
     Raises:
         Problem: A field has the wrong type, a tag is too long, a flat
@@ -178,14 +172,13 @@ def _walk_flat(messages: list[Any], path: Path) -> Iterator[_Walked]:
     """
     index_of: dict[str, int] = {}
     objects: list[dict[str, Any]] = []
-    for i, raw in enumerate(messages):
-        message = expect_object(raw, path.index(i))
+    for i, (message, message_path) in enumerate(each_object(messages, path)):
         objects.append(message)
-        message_id = optional_str(message, "messageId", path.index(i))
+        message_id = optional_str(message, "messageId", message_path)
         if message_id is None:
             continue
         if message_id in index_of:
-            raise Problem(path.index(i).key("messageId"), "repeats another message's id")
+            raise Problem(message_path.key("messageId"), "repeats another message's id")
         index_of[message_id] = i
     children: dict[int, list[int]] = {}
     for i, message in enumerate(objects):
