@@ -6,16 +6,8 @@ messages follow each other 1 ms apart so LibreChat keeps their order.
 
 from __future__ import annotations
 
+from . import documents
 from .chatgpt_content import sender_for_model
-from .documents import (
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_TITLE,
-    NO_PARENT,
-    OPENAI_ENDPOINT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
 from .shape import (
     ROOT,
     each_object,
@@ -33,7 +25,7 @@ _ROLES = {"user", "assistant"}
 title_of = title_reader("name")
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
     """Documents for one ``history`` item; None when no user or assistant message has text.
 
     Raises:
@@ -41,18 +33,20 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
             message has no ``role``.
     """
     conversation = expect_object(item, ROOT)
-    title = optional_str(conversation, "name", ROOT) or DEFAULT_TITLE
+    title = optional_str(conversation, "name", ROOT) or documents.DEFAULT_TITLE
     model_info = optional_object(conversation, "model", ROOT)
     model_path = ROOT.key("model")
     model_id = optional_str(model_info, "id", model_path) if model_info else None
     model_name = optional_str(model_info, "name", model_path) if model_info else None
-    model = model_id or DEFAULT_OPENAI_MODEL
+    model = model_id or documents.DEFAULT_OPENAI_MODEL
     # Chatbot UI names the model for people ("GPT-3.5"); fall back to its id.
     assistant = model_name or sender_for_model(model_id)
     messages = required_list(conversation, "messages", ROOT)
 
-    builder = ConversationBuilder(context, endpoint=OPENAI_ENDPOINT, start=context.now)
-    parent_id = NO_PARENT
+    builder = documents.ConversationBuilder(
+        context, endpoint=documents.OPENAI_ENDPOINT, start=context.now
+    )
+    parent_id = documents.NO_PARENT
     for message, path in each_object(messages, ROOT.key("messages")):
         role = required_str(message, "role", path)
         text = optional_str(message, "content", path) or ""

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .documents import (
-    ANTHROPIC_ENDPOINT,
-    DEFAULT_ANTHROPIC_MODEL,
-    NO_PARENT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
+from . import documents
 from .shape import (
     ROOT,
     Path,
@@ -38,7 +31,7 @@ _SENDERS = {"human": (True, "user"), "assistant": (False, "Claude")}
 title_of = title_reader("name")
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
     """Documents for one item of the top-level array; None when no message has text or thinking.
 
     Raises:
@@ -47,12 +40,14 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     """
     conversation = expect_object(item, ROOT)
     title = optional_str(conversation, "name", ROOT) or DEFAULT_CLAUDE_TITLE
-    model = optional_str(conversation, "model", ROOT) or DEFAULT_ANTHROPIC_MODEL
+    model = optional_str(conversation, "model", ROOT) or documents.DEFAULT_ANTHROPIC_MODEL
     created_at = optional_iso(conversation, "created_at", ROOT)
     messages = required_list(conversation, "chat_messages", ROOT)
 
-    builder = ConversationBuilder(context, endpoint=ANTHROPIC_ENDPOINT, start=created_at)
-    parent_id = NO_PARENT
+    builder = documents.ConversationBuilder(
+        context, endpoint=documents.ANTHROPIC_ENDPOINT, start=created_at
+    )
+    parent_id = documents.NO_PARENT
     for message, path in each_object(messages, ROOT.key("chat_messages")):
         sender_name = required_str(message, "sender", path)
         if sender_name not in _SENDERS:

@@ -12,17 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .documents import (
-    ANTHROPIC_ENDPOINT,
-    DEFAULT_ANTHROPIC_MODEL,
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_TITLE,
-    NO_PARENT,
-    OPENAI_ENDPOINT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
+from . import documents
 from .shape import (
     ROOT,
     Path,
@@ -78,7 +68,7 @@ def title_of(item: object) -> str | None:
     return title if isinstance(title, str) else None
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
     """Documents for the export's root object; None when no message has text or content.
 
     Raises:
@@ -93,7 +83,7 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     endpoint = (
         optional_str(root, "endpoint", ROOT)
         or optional_str(options, "endpoint", options_path)
-        or OPENAI_ENDPOINT
+        or documents.OPENAI_ENDPOINT
     )
     model = preset.get("model")
     if model is not None and not isinstance(model, str):
@@ -102,14 +92,16 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     title = (
         optional_str(root, "title", ROOT)
         or optional_str(options, "title", options_path)
-        or DEFAULT_TITLE
+        or documents.DEFAULT_TITLE
     )
     tags = _read_tags(root, ROOT) + _read_tags(options, options_path)
     default_model = model or (
-        DEFAULT_ANTHROPIC_MODEL if endpoint == ANTHROPIC_ENDPOINT else DEFAULT_OPENAI_MODEL
+        documents.DEFAULT_ANTHROPIC_MODEL
+        if endpoint == documents.ANTHROPIC_ENDPOINT
+        else documents.DEFAULT_OPENAI_MODEL
     )
 
-    builder = ConversationBuilder(context, endpoint=endpoint)
+    builder = documents.ConversationBuilder(context, endpoint=endpoint)
     tree = optional_list(root, "messagesTree", ROOT)
     if tree is not None:
         pairs = _walk_tree(tree, ROOT.key("messagesTree"))
@@ -120,7 +112,7 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     # export's ids, which a tree need not keep unique.
     new_ids: dict[int, str] = {}
     for position, (message, parent, path) in enumerate(pairs):
-        parent_id = new_ids.get(parent, NO_PARENT)
+        parent_id = new_ids.get(parent, documents.NO_PARENT)
         new_ids[position] = _add(builder, message, parent_id, path, default_model)
 
     return builder.finish(
@@ -183,7 +175,7 @@ def _walk_flat(messages: list[Any], path: Path) -> Iterator[_Walked]:
     children: dict[int, list[int]] = {}
     for i, message in enumerate(objects):
         parent = optional_str(message, "parentMessageId", path.index(i))
-        parent_index = index_of.get(parent, -1) if parent and parent != NO_PARENT else -1
+        parent_index = index_of.get(parent, -1) if parent and parent != documents.NO_PARENT else -1
         children.setdefault(parent_index, []).append(i)
 
     emitted: set[int] = set()
@@ -202,7 +194,7 @@ def _walk_flat(messages: list[Any], path: Path) -> Iterator[_Walked]:
 
 
 def _add(
-    builder: ConversationBuilder,
+    builder: documents.ConversationBuilder,
     message: dict[str, Any],
     parent_id: str,
     path: Path,
