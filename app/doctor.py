@@ -72,70 +72,59 @@ class Report:
 
 # --- document shapes ----------------------------------------------------------
 
-Check = Callable[[Document], str | None]
+# A field's value -> why the gateway cannot serve it (after the field's name), or None.
+Rule = Callable[[object], str | None]
 
 
-def _string(name: str) -> Check:
-    def check(doc: Document) -> str | None:
-        value = doc.get(name)
-        if not isinstance(value, str) or not value:
-            return f"{name} missing or not a string"
-        return None
-
-    return check
+def _string(value: object) -> str | None:
+    return None if isinstance(value, str) and value else "missing or not a string"
 
 
-def _optional(name: str, types: tuple[type, ...], what: str) -> Check:
-    def check(doc: Document) -> str | None:
-        value = doc.get(name)
+def _optional(types: tuple[type, ...], what: str) -> Rule:
+    def rule(value: object) -> str | None:
         if value is not None and not isinstance(value, types):
-            return f"{name} is {type(value).__name__}, not {what}"
+            return f"is {type(value).__name__}, not {what}"
         return None
 
-    return check
+    return rule
 
 
-def _string_list(name: str) -> Check:
-    def check(doc: Document) -> str | None:
-        value = doc.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            return f"{name} is {type(value).__name__}, not an array"
-        if not all(isinstance(v, str) for v in value):
-            return f"{name} holds non-strings"
+def _string_list(value: object) -> str | None:
+    if value is None:
         return None
+    if not isinstance(value, list):
+        return f"is {type(value).__name__}, not an array"
+    if not all(isinstance(v, str) for v in value):
+        return "holds non-strings"
+    return None
 
-    return check
 
+_OPTIONAL_STRING = _optional((str,), "a string")
+_OPTIONAL_DATE = _optional((datetime,), "a date")
 
-# What the gateway's reads assume of each collection (LibreChat's schemas).
-SHAPES: dict[str, list[Check]] = {
-    "conversations": [
-        _string("conversationId"),
-        _string("user"),
-        _optional("title", (str,), "a string"),
-        _string_list("tags"),
-        _optional("createdAt", (datetime,), "a date"),
-        _optional("updatedAt", (datetime,), "a date"),
-    ],
-    "messages": [
-        _string("messageId"),
-        _string("conversationId"),
-        _string("user"),
-        _optional("parentMessageId", (str,), "a string"),
-        _optional("createdAt", (datetime,), "a date"),
-    ],
-    "conversationtags": [
-        _string("tag"),
-        _string("user"),
-        _optional("position", (int, float), "a number"),
-    ],
-}
-_FIELDS = {
-    "conversations": ["conversationId", "user", "title", "tags", "createdAt", "updatedAt"],
-    "messages": ["messageId", "conversationId", "user", "parentMessageId", "createdAt"],
-    "conversationtags": ["tag", "user", "position"],
+# What the gateway's reads assume of each collection (LibreChat's schemas):
+# the fields read, each with its rule.
+SHAPES: dict[str, dict[str, Rule]] = {
+    "conversations": {
+        "conversationId": _string,
+        "user": _string,
+        "title": _OPTIONAL_STRING,
+        "tags": _string_list,
+        "createdAt": _OPTIONAL_DATE,
+        "updatedAt": _OPTIONAL_DATE,
+    },
+    "messages": {
+        "messageId": _string,
+        "conversationId": _string,
+        "user": _string,
+        "parentMessageId": _OPTIONAL_STRING,
+        "createdAt": _OPTIONAL_DATE,
+    },
+    "conversationtags": {
+        "tag": _string,
+        "user": _string,
+        "position": _optional((int, float), "a number"),
+    },
 }
 
 
@@ -143,7 +132,11 @@ def shape_problems(collection: str, docs: Sequence[Document]) -> list[str]:
     """One line per document the gateway cannot serve, with every reason."""
     problems = []
     for doc in docs:
-        reasons = [r for check in SHAPES[collection] if (r := check(doc)) is not None]
+        reasons = [
+            f"{name} {reason}"
+            for name, rule in SHAPES[collection].items()
+            if (reason := rule(doc.get(name))) is not None
+        ]
         if reasons:
             problems.append(f"_id {doc.get('_id')}: {'; '.join(reasons)}")
     return problems
@@ -213,8 +206,8 @@ async def _check_duplicates(database: Database, index: RequiredIndex, report: Re
 
 
 async def _check_shapes(database: Database, report: Report, sample: int) -> None:
-    for name, fields in _FIELDS.items():
-        docs = await first_documents(database.db[name], fields, sample)
+    for name, rules in SHAPES.items():
+        docs = await first_documents(database.db[name], list(rules), sample)
         problems = shape_problems(name, docs)
         if problems:
             report.add(

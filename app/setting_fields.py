@@ -22,11 +22,16 @@ T = TypeVar("T")
 Parser = Callable[[str, str, T], T]
 
 
-def parse_int(name: str, raw: str, default: object) -> int:
+def _converted(name: str, raw: str, convert: Callable[[str], T], what: str) -> T:
+    """``convert(raw)``, or a SettingsError naming the variable and its value."""
     try:
-        return int(raw)
+        return convert(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def parse_int(name: str, raw: str, default: object) -> int:
+    return _converted(name, raw, int, "an integer")
 
 
 def parse_limiter(name: str, raw: str, default: int) -> int:
@@ -35,10 +40,7 @@ def parse_limiter(name: str, raw: str, default: int) -> int:
 
 
 def parse_float(name: str, raw: str, default: object) -> float:
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    return _converted(name, raw, float, "a number")
 
 
 def parse_bool(name: str, raw: str, default: object) -> bool:

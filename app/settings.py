@@ -37,6 +37,7 @@ from typing import Any, Final
 from app.setting_fields import (
     SettingsError,
     env_setting,
+    parse_int,
     parse_limiter,
     parse_lower,
     parse_path,
@@ -52,11 +53,7 @@ MODES: Final = ("development", "production", "test")
 
 def parse_optional_port(name: str, raw: str, default: object) -> int | None:
     # 0 (or empty) means "no separate port", as the variable being unset.
-    try:
-        port = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    return port or None
+    return parse_int(name, raw, default) or None
 
 
 def _mode(name: str, raw: str, default: object) -> str:

@@ -33,7 +33,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLLeafType,
@@ -137,6 +137,9 @@ class ObjectPlan:
     items_non_null: bool
 
 
+_Plan = TypeVar("_Plan", LeafPlan, ObjectPlan)
+
+
 def _field_name(field_details_list: Any) -> str:
     """The schema name of a collected field (graphql-core's ``FieldDetails``)."""
     return str(field_details_list[0].node.name.value)
@@ -194,24 +197,24 @@ def basic_field_plans(
     return plans
 
 
-def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
-    """Plans for every basic leaf field of the schema, by type and field name."""
-    leaves: dict[str, dict[str, LeafPlan]] = {}
+def _plans_of(schema: GraphQLSchema, kind: type[_Plan]) -> dict[str, dict[str, _Plan]]:
+    """The basic field plans of one kind, by type and field name."""
+    chosen: dict[str, dict[str, _Plan]] = {}
     for type_name, fields in basic_field_plans(schema).items():
         for name, plan in fields.items():
-            if isinstance(plan, LeafPlan):
-                leaves.setdefault(type_name, {})[name] = plan
-    return leaves
+            if isinstance(plan, kind):
+                chosen.setdefault(type_name, {})[name] = plan
+    return chosen
+
+
+def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
+    """Plans for every basic leaf field of the schema, by type and field name."""
+    return _plans_of(schema, LeafPlan)
 
 
 def object_plans(schema: GraphQLSchema) -> dict[str, dict[str, ObjectPlan]]:
     """Plans for every basic object-valued field, by type and field name."""
-    objects: dict[str, dict[str, ObjectPlan]] = {}
-    for type_name, fields in basic_field_plans(schema).items():
-        for name, plan in fields.items():
-            if isinstance(plan, ObjectPlan):
-                objects.setdefault(type_name, {})[name] = plan
-    return objects
+    return _plans_of(schema, ObjectPlan)
 
 
 def _compatible() -> bool:

@@ -6,58 +6,48 @@ messages follow each other 1 ms apart so LibreChat keeps their order.
 
 from __future__ import annotations
 
+from . import documents
 from .chatgpt_content import sender_for_model
-from .documents import (
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_TITLE,
-    NO_PARENT,
-    OPENAI_ENDPOINT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
+from .shape import (
+    ROOT,
+    each_object,
+    expect_object,
+    optional_object,
+    optional_str,
+    required_list,
+    required_str,
+    title_reader,
 )
-from .shape import ROOT, expect_object, optional_object, optional_str, required_list, required_str
 
 _ROLES = {"user", "assistant"}
 
 
-def title_of(item: object) -> str | None:
-    """The conversation's title for error messages, when it has one."""
-    name = item.get("name") if isinstance(item, dict) else None
-    return name if isinstance(name, str) else None
+title_of = title_reader("name")
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One Chatbot UI ``history`` item as LibreChat documents.
-
-    Args:
-        item: One element of the export's ``history`` array.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no user or assistant message has text.
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
+    """Documents for one ``history`` item; None when no user or assistant message has text.
 
     Raises:
         Problem: A field has the wrong type, ``messages`` is missing, or a
             message has no ``role``.
     """
     conversation = expect_object(item, ROOT)
-    title = optional_str(conversation, "name", ROOT) or DEFAULT_TITLE
+    title = optional_str(conversation, "name", ROOT) or documents.DEFAULT_TITLE
     model_info = optional_object(conversation, "model", ROOT)
     model_path = ROOT.key("model")
     model_id = optional_str(model_info, "id", model_path) if model_info else None
     model_name = optional_str(model_info, "name", model_path) if model_info else None
-    model = model_id or DEFAULT_OPENAI_MODEL
+    model = model_id or documents.DEFAULT_OPENAI_MODEL
     # Chatbot UI names the model for people ("GPT-3.5"); fall back to its id.
     assistant = model_name or sender_for_model(model_id)
-    raw_messages = required_list(conversation, "messages", ROOT)
-    messages_path = ROOT.key("messages")
+    messages = required_list(conversation, "messages", ROOT)
 
-    builder = ConversationBuilder(context, endpoint=OPENAI_ENDPOINT, start=context.now)
-    parent_id = NO_PARENT
-    for position, raw in enumerate(raw_messages):
-        path = messages_path.index(position)
-        message = expect_object(raw, path)
+    builder = documents.ConversationBuilder(
+        context, endpoint=documents.OPENAI_ENDPOINT, start=context.now
+    )
+    parent_id = documents.NO_PARENT
+    for message, path in each_object(messages, ROOT.key("messages")):
         role = required_str(message, "role", path)
         text = optional_str(message, "content", path) or ""
         # System prompts and other roles are not conversation turns.

@@ -13,16 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from . import documents
 from .chatgpt_content import inline_citations, render_content, sender_for_model
-from .documents import (
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_TITLE,
-    NO_PARENT,
-    OPENAI_ENDPOINT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
 from .shape import (
     ROOT,
     Path,
@@ -34,6 +26,7 @@ from .shape import (
     optional_str,
     required_object,
     required_str,
+    title_reader,
 )
 from .timestamps import optional_epoch_seconds
 
@@ -56,28 +49,18 @@ class _Node:
     kept: _Kept | None
 
 
-def title_of(item: object) -> str | None:
-    """The conversation's title for error messages, when it has one."""
-    title = item.get("title") if isinstance(item, dict) else None
-    return title if isinstance(title, str) else None
+title_of = title_reader("title")
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One ChatGPT conversation as LibreChat documents.
-
-    Args:
-        item: One element of the export's top-level array.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no node has anything to show.
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
+    """Documents for one item of the top-level array; None when no node shows anything.
 
     Raises:
         Problem: A field has the wrong type, ``mapping`` is missing, a message
             has no ``author.role``, or ``parent`` links form a cycle.
     """
     conversation = expect_object(item, ROOT)
-    title = optional_str(conversation, "title", ROOT) or DEFAULT_TITLE
+    title = optional_str(conversation, "title", ROOT) or documents.DEFAULT_TITLE
     created_at = optional_epoch_seconds(conversation, "create_time", ROOT)
     default_slug = optional_str(conversation, "default_model_slug", ROOT)
     mapping = required_object(conversation, "mapping", ROOT)
@@ -103,13 +86,17 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     # metadata (issue #15229) fall back to it.
     answered = [n.kept.slug for n in nodes.values() if n.kept and not n.kept.is_user]
     model = default_slug or next(
-        (slug for slug in reversed(answered) if slug), DEFAULT_OPENAI_MODEL
+        (slug for slug in reversed(answered) if slug), documents.DEFAULT_OPENAI_MODEL
     )
 
-    builder = ConversationBuilder(context, endpoint=OPENAI_ENDPOINT, start=created_at)
+    builder = documents.ConversationBuilder(
+        context, endpoint=documents.OPENAI_ENDPOINT, start=created_at
+    )
     visited: set[str] = set()
     # Depth-first with an explicit stack: a reply chain can be thousands deep.
-    stack: list[tuple[str, str]] = [(key, NO_PARENT) for key in reversed(children.get(None, []))]
+    stack: list[tuple[str, str]] = [
+        (key, documents.NO_PARENT) for key in reversed(children.get(None, []))
+    ]
     while stack:
         key, parent_id = stack.pop()
         visited.add(key)

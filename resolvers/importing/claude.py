@@ -9,23 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .documents import (
-    ANTHROPIC_ENDPOINT,
-    DEFAULT_ANTHROPIC_MODEL,
-    NO_PARENT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
+from . import documents
 from .shape import (
     ROOT,
     Path,
     Problem,
+    each_object,
     expect_object,
     optional_list,
     optional_str,
     required_list,
     required_str,
+    title_reader,
 )
 from .timestamps import optional_iso
 
@@ -33,21 +28,11 @@ DEFAULT_CLAUDE_TITLE = "Imported Claude Chat"
 _SENDERS = {"human": (True, "user"), "assistant": (False, "Claude")}
 
 
-def title_of(item: object) -> str | None:
-    """The conversation's title for error messages, when it has one."""
-    name = item.get("name") if isinstance(item, dict) else None
-    return name if isinstance(name, str) else None
+title_of = title_reader("name")
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One Claude conversation as LibreChat documents.
-
-    Args:
-        item: One element of the export's top-level array.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no message has text or thinking.
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
+    """Documents for one item of the top-level array; None when no message has text or thinking.
 
     Raises:
         Problem: A field has the wrong type, ``chat_messages`` is missing, or
@@ -55,16 +40,15 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     """
     conversation = expect_object(item, ROOT)
     title = optional_str(conversation, "name", ROOT) or DEFAULT_CLAUDE_TITLE
-    model = optional_str(conversation, "model", ROOT) or DEFAULT_ANTHROPIC_MODEL
+    model = optional_str(conversation, "model", ROOT) or documents.DEFAULT_ANTHROPIC_MODEL
     created_at = optional_iso(conversation, "created_at", ROOT)
-    raw_messages = required_list(conversation, "chat_messages", ROOT)
-    messages_path = ROOT.key("chat_messages")
+    messages = required_list(conversation, "chat_messages", ROOT)
 
-    builder = ConversationBuilder(context, endpoint=ANTHROPIC_ENDPOINT, start=created_at)
-    parent_id = NO_PARENT
-    for position, raw in enumerate(raw_messages):
-        path = messages_path.index(position)
-        message = expect_object(raw, path)
+    builder = documents.ConversationBuilder(
+        context, endpoint=documents.ANTHROPIC_ENDPOINT, start=created_at
+    )
+    parent_id = documents.NO_PARENT
+    for message, path in each_object(messages, ROOT.key("chat_messages")):
         sender_name = required_str(message, "sender", path)
         if sender_name not in _SENDERS:
             raise Problem(path.key("sender"), 'must be "human" or "assistant"')
@@ -95,9 +79,7 @@ def _read_parts(message: dict[str, Any], path: Path) -> tuple[str, str]:
     texts: list[str] = []
     thoughts: list[str] = []
     parts = optional_list(message, "content", path) or []
-    for position, raw in enumerate(parts):
-        part_path = path.key("content").index(position)
-        part = expect_object(raw, part_path)
+    for part, part_path in each_object(parts, path.key("content")):
         part_type = optional_str(part, "type", part_path)
         if part_type == "text":
             texts.append(optional_str(part, "text", part_path) or "")

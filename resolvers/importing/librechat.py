@@ -12,21 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .documents import (
-    ANTHROPIC_ENDPOINT,
-    DEFAULT_ANTHROPIC_MODEL,
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_TITLE,
-    NO_PARENT,
-    OPENAI_ENDPOINT,
-    ConversationBuilder,
-    ImportContext,
-    ParsedConversation,
-)
+from . import documents
 from .shape import (
     ROOT,
     Path,
     Problem,
+    each_object,
     expect_object,
     optional_bool,
     optional_list,
@@ -77,15 +68,8 @@ def title_of(item: object) -> str | None:
     return title if isinstance(title, str) else None
 
 
-def convert(item: object, context: ImportContext) -> ParsedConversation | None:
-    """One LibreChat export as LibreChat documents.
-
-    Args:
-        item: The export's root object.
-        context: The importing user and the import time.
-
-    Returns:
-        The documents, or None when no message has text or content.
+def convert(item: object, context: documents.ImportContext) -> documents.ParsedConversation | None:
+    """Documents for the export's root object; None when no message has text or content.
 
     Raises:
         Problem: A field has the wrong type, a tag is too long, a flat
@@ -99,7 +83,7 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     endpoint = (
         optional_str(root, "endpoint", ROOT)
         or optional_str(options, "endpoint", options_path)
-        or OPENAI_ENDPOINT
+        or documents.OPENAI_ENDPOINT
     )
     model = preset.get("model")
     if model is not None and not isinstance(model, str):
@@ -108,14 +92,16 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     title = (
         optional_str(root, "title", ROOT)
         or optional_str(options, "title", options_path)
-        or DEFAULT_TITLE
+        or documents.DEFAULT_TITLE
     )
     tags = _read_tags(root, ROOT) + _read_tags(options, options_path)
     default_model = model or (
-        DEFAULT_ANTHROPIC_MODEL if endpoint == ANTHROPIC_ENDPOINT else DEFAULT_OPENAI_MODEL
+        documents.DEFAULT_ANTHROPIC_MODEL
+        if endpoint == documents.ANTHROPIC_ENDPOINT
+        else documents.DEFAULT_OPENAI_MODEL
     )
 
-    builder = ConversationBuilder(context, endpoint=endpoint)
+    builder = documents.ConversationBuilder(context, endpoint=endpoint)
     tree = optional_list(root, "messagesTree", ROOT)
     if tree is not None:
         pairs = _walk_tree(tree, ROOT.key("messagesTree"))
@@ -126,7 +112,7 @@ def convert(item: object, context: ImportContext) -> ParsedConversation | None:
     # export's ids, which a tree need not keep unique.
     new_ids: dict[int, str] = {}
     for position, (message, parent, path) in enumerate(pairs):
-        parent_id = new_ids.get(parent, NO_PARENT)
+        parent_id = new_ids.get(parent, documents.NO_PARENT)
         new_ids[position] = _add(builder, message, parent_id, path, default_model)
 
     return builder.finish(
@@ -178,19 +164,18 @@ def _walk_flat(messages: list[Any], path: Path) -> Iterator[_Walked]:
     """
     index_of: dict[str, int] = {}
     objects: list[dict[str, Any]] = []
-    for i, raw in enumerate(messages):
-        message = expect_object(raw, path.index(i))
+    for i, (message, message_path) in enumerate(each_object(messages, path)):
         objects.append(message)
-        message_id = optional_str(message, "messageId", path.index(i))
+        message_id = optional_str(message, "messageId", message_path)
         if message_id is None:
             continue
         if message_id in index_of:
-            raise Problem(path.index(i).key("messageId"), "repeats another message's id")
+            raise Problem(message_path.key("messageId"), "repeats another message's id")
         index_of[message_id] = i
     children: dict[int, list[int]] = {}
     for i, message in enumerate(objects):
         parent = optional_str(message, "parentMessageId", path.index(i))
-        parent_index = index_of.get(parent, -1) if parent and parent != NO_PARENT else -1
+        parent_index = index_of.get(parent, -1) if parent and parent != documents.NO_PARENT else -1
         children.setdefault(parent_index, []).append(i)
 
     emitted: set[int] = set()
@@ -209,7 +194,7 @@ def _walk_flat(messages: list[Any], path: Path) -> Iterator[_Walked]:
 
 
 def _add(
-    builder: ConversationBuilder,
+    builder: documents.ConversationBuilder,
     message: dict[str, Any],
     parent_id: str,
     path: Path,

@@ -43,6 +43,10 @@ NO_CONVERSATIONS = "No conversations found in file"
 _TITLE_IN_ERRORS = 60
 
 OpenStream = Callable[[], IO[bytes]]
+# Each format module has `convert(item, context)`: one conversation of the
+# export (an item at ITEMS_PREFIX) as LibreChat documents for the importing
+# user and time, None when nothing in it is shown, shape.Problem when a field
+# is malformed; and `title_of(item)`, which names the item in error messages.
 _Convert = Callable[[object, ImportContext], ParsedConversation | None]
 _TitleOf = Callable[[object], str | None]
 _CONVERTERS: dict[ImportFormat, tuple[_Convert, _TitleOf]] = {

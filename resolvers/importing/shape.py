@@ -10,8 +10,8 @@ picks the default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 # A path segment longer than this is cut: keys come from the file, and an error
 # message must stay readable however long a key is.
@@ -19,6 +19,8 @@ _MAX_SEGMENT = 64
 # Paths deeper than this are shown as their head and tail; a reply chain in a
 # LibreChat tree can be thousands of levels deep.
 _HEAD, _TAIL = 2, 4
+
+T = TypeVar("T")
 
 
 class Path:
@@ -85,6 +87,16 @@ class Problem(Exception):
         self.what = what
 
 
+def title_reader(key: str) -> Callable[[object], str | None]:
+    """A format's ``title_of``: the item's ``key`` when it is a string, to name it in errors."""
+
+    def title_of(item: object) -> str | None:
+        title = item.get(key) if isinstance(item, dict) else None
+        return title if isinstance(title, str) else None
+
+    return title_of
+
+
 def kind_of(value: object) -> str:
     """A JSON type name for error messages ("a list", "a string", ...)."""
     if value is None:
@@ -109,76 +121,75 @@ def expect_object(value: object, path: Path) -> dict[str, Any]:
     return value
 
 
-def optional_object(obj: Mapping[str, Any], key: str, path: Path) -> dict[str, Any] | None:
-    """``obj[key]`` as an object, or None when missing or null."""
+def each_object(items: list[Any], path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+    """The items of the list at ``path``, each of which must be an object, with their paths."""
+    for position, raw in enumerate(items):
+        item_path = path.index(position)
+        yield expect_object(raw, item_path), item_path
+
+
+def optional_of(
+    obj: Mapping[str, Any],
+    key: str,
+    path: Path,
+    kind: type[T] | tuple[type[T], ...],
+    what: str,
+) -> T | None:
+    """``obj[key]``, None when missing or null, else a Problem ``what`` unless a ``kind``."""
     value = obj.get(key)
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise Problem(path.key(key), "must be an object")
+    if not isinstance(value, kind):
+        raise Problem(path.key(key), what)
     return value
+
+
+def _required(value: T | None, key: str, path: Path) -> T:
+    if value is None:
+        raise Problem(path.key(key), "is required")
+    return value
+
+
+def optional_object(obj: Mapping[str, Any], key: str, path: Path) -> dict[str, Any] | None:
+    """``obj[key]`` as an object, or None when missing or null."""
+    return optional_of(obj, key, path, dict, "must be an object")
 
 
 def required_object(obj: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
     """``obj[key]``, which must be present and an object."""
-    value = optional_object(obj, key, path)
-    if value is None:
-        raise Problem(path.key(key), "is required")
-    return value
+    return _required(optional_object(obj, key, path), key, path)
 
 
 def optional_list(obj: Mapping[str, Any], key: str, path: Path) -> list[Any] | None:
     """``obj[key]`` as a list, or None when missing or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise Problem(path.key(key), "must be a list")
-    return value
+    return optional_of(obj, key, path, list, "must be a list")
 
 
 def required_list(obj: Mapping[str, Any], key: str, path: Path) -> list[Any]:
     """``obj[key]``, which must be present and a list."""
-    value = optional_list(obj, key, path)
-    if value is None:
-        raise Problem(path.key(key), "is required")
-    return value
+    return _required(optional_list(obj, key, path), key, path)
 
 
 def optional_str(obj: Mapping[str, Any], key: str, path: Path) -> str | None:
     """``obj[key]`` as a string, or None when missing or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Problem(path.key(key), "must be a string")
-    return value
+    return optional_of(obj, key, path, str, "must be a string")
 
 
 def required_str(obj: Mapping[str, Any], key: str, path: Path) -> str:
     """``obj[key]``, which must be present and a string."""
-    value = optional_str(obj, key, path)
-    if value is None:
-        raise Problem(path.key(key), "is required")
-    return value
+    return _required(optional_str(obj, key, path), key, path)
 
 
-def optional_number(obj: Mapping[str, Any], key: str, path: Path) -> float | None:
-    """``obj[key]`` as a number, or None when missing or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
+def optional_number(
+    obj: Mapping[str, Any], key: str, path: Path, what: str = "must be a number"
+) -> float | None:
+    """``obj[key]`` as a JSON number (an int stays an int), or None when missing or null."""
     # bool is an int subclass in Python; JSON true is not a number.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Problem(path.key(key), "must be a number")
-    return float(value)
+    if isinstance(obj.get(key), bool):
+        raise Problem(path.key(key), what)
+    return optional_of(obj, key, path, (int, float), what)
 
 
 def optional_bool(obj: Mapping[str, Any], key: str, path: Path) -> bool | None:
     """``obj[key]`` as a boolean, or None when missing or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise Problem(path.key(key), "must be true or false")
-    return value
+    return optional_of(obj, key, path, bool, "must be true or false")

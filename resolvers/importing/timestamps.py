@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .shape import Path, Problem
+from .shape import Path, Problem, optional_number, optional_of
 
 ONE_MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1)
@@ -51,22 +51,14 @@ def from_iso(text: str, path: Path) -> datetime:
 
 def optional_iso(obj: dict[str, Any], key: str, path: Path) -> datetime | None:
     """``obj[key]`` as ISO 8601 text, or None when missing, null or empty."""
-    value = obj.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise Problem(path.key(key), "must be an ISO 8601 date")
-    return from_iso(value, path.key(key))
+    text = optional_of(obj, key, path, str, "must be an ISO 8601 date")
+    return from_iso(text, path.key(key)) if text else None
 
 
 def optional_epoch_seconds(obj: dict[str, Any], key: str, path: Path) -> datetime | None:
     """``obj[key]`` as seconds since 1970, or None when missing or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Problem(path.key(key), "must be a time in seconds since 1970")
-    return from_epoch_seconds(value, path.key(key))
+    seconds = optional_number(obj, key, path, "must be a time in seconds since 1970")
+    return None if seconds is None else from_epoch_seconds(seconds, path.key(key))
 
 
 def optional_js_date(obj: dict[str, Any], key: str, path: Path) -> datetime | None:
@@ -75,13 +67,12 @@ def optional_js_date(obj: dict[str, Any], key: str, path: Path) -> datetime | No
     LibreChat exports write ISO 8601 text; a number is milliseconds since 1970.
     """
     value = obj.get(key)
-    if value is None or value == "":
-        return None
     if isinstance(value, str):
-        return from_iso(value, path.key(key))
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Problem(path.key(key), "must be an ISO 8601 date")
+        return from_iso(value, path.key(key)) if value else None
+    millis = optional_number(obj, key, path, "must be an ISO 8601 date")
+    if millis is None:
+        return None
     try:
-        return _EPOCH + timedelta(milliseconds=round(value))
+        return _EPOCH + timedelta(milliseconds=round(millis))
     except OverflowError:
         raise Problem(path.key(key), "must be an ISO 8601 date") from None

@@ -7,21 +7,24 @@ and an unknown one a 404 before a single message is read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-from bson import ObjectId
-from bson.errors import InvalidId
-
 from resolvers.adapters.services import Services
-from resolvers.operations.clock import iso, parse_iso
+from resolvers.operations.clock import parse_iso
 from resolvers.operations.conversations import missing_conversation
-from resolvers.operations.cursor import INVALID_CURSOR
+from resolvers.operations.cursor import (
+    INVALID_CURSOR,
+    direction_name,
+    encode_value,
+    pack,
+    parse_date,
+    parse_id,
+    parse_text,
+    unpack,
+)
 from resolvers.operations.errors import BadInput
 from resolvers.operations.validation import MAX_ID_LENGTH, check_id, check_length
 from storage import conversations as conversation_store
@@ -59,30 +62,21 @@ def page_size(value: int | None, default: int = DEFAULT_PAGE_SIZE, name: str = "
     return min(value, MAX_PAGE_SIZE)
 
 
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, ObjectId):
-        return str(value)
-    return value
-
-
 def encode_cursor(sort_by: str, direction: int, doc: Document) -> str:
     """The cursor after ``doc``: base64 JSON of its sort value and ``_id``."""
-    payload = {
-        "primary": _encode_value(doc.get(sort_by)),
-        "id": _encode_value(doc.get("_id")),
-        "sortBy": sort_by,
-        "dir": "asc" if direction == 1 else "desc",
-    }
-    return base64.b64encode(orjson.dumps(payload)).decode("ascii")
+    return pack(
+        {
+            "primary": encode_value(doc.get(sort_by)),
+            "id": encode_value(doc.get("_id")),
+            "sortBy": sort_by,
+            "dir": direction_name(direction),
+        }
+    )
 
 
 def _date(value: Any) -> datetime | None:
-    if value is None:
-        return None
     if not isinstance(value, str):
-        raise BadInput(INVALID_CURSOR)
+        return parse_date(value)
     try:
         return parse_iso(value)
     except ValueError:
@@ -97,11 +91,7 @@ def _date(value: Any) -> datetime | None:
 
 
 def _primary(sort_by: str, value: Any) -> Any:
-    if sort_by in _DATE_KEYS:
-        return _date(value)
-    if value is not None and not isinstance(value, str):
-        raise BadInput(INVALID_CURSOR)
-    return value
+    return _date(value) if sort_by in _DATE_KEYS else parse_text(value)
 
 
 def decode_cursor(cursor: str, sort_by: str, direction: int) -> tuple[Any, ...]:
@@ -113,27 +103,12 @@ def decode_cursor(cursor: str, sort_by: str, direction: int) -> tuple[Any, ...]:
     Raises:
         BadInput: "Invalid cursor", also for a cursor of another sort or direction.
     """
-    if len(cursor) > 1024:
-        raise BadInput(INVALID_CURSOR)
-    try:
-        payload: Any = orjson.loads(base64.b64decode(cursor, validate=True))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        payload = None
-    if not isinstance(payload, dict):
+    payload = unpack(cursor, sort_by, direction)
+    if payload is None:
         return (_primary(sort_by, cursor),)
-    if "primary" not in payload or payload.get("sortBy", sort_by) != sort_by:
-        raise BadInput(INVALID_CURSOR)
-    if payload.get("dir", None) not in (None, "asc" if direction == 1 else "desc"):
-        raise BadInput(INVALID_CURSOR)
     values: list[Any] = [_primary(sort_by, payload.get("primary"))]
-    raw_id = payload.get("id")
-    if raw_id is not None:
-        if not isinstance(raw_id, str):
-            raise BadInput(INVALID_CURSOR)
-        try:
-            values.append(ObjectId(raw_id))
-        except InvalidId:
-            values.append(raw_id)  # another tool's non-ObjectId _id
+    if payload.get("id") is not None:
+        values.append(parse_id(payload["id"]))
     return tuple(values)
 
 
