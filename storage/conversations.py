@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from storage.database import Database, Document, find_page, update_returning
@@ -49,9 +50,22 @@ SUMMARY_FIELDS = (
 )
 SUMMARY_PROJECTION: dict[str, Any] = {name: 1 for name in SUMMARY_FIELDS}
 
-# Sort keys a list may use, each followed by the tie-breakers that make the
-# order total: (updatedAt, _id) after the primary key, as docs/contract.md#convos-list says.
-SORT_KEYS = ("updatedAt", "createdAt", "title", "archivedAt")
+
+class SortKey(StrEnum):
+    """Sort keys a list may use (GraphQL's ``ConversationSort``).
+
+    Each is followed by the tie-breakers that make the order total: (updatedAt,
+    _id) after the primary key, as docs/contract.md#convos-list says.
+    """
+
+    UPDATED_AT = "updatedAt"
+    CREATED_AT = "createdAt"
+    TITLE = "title"
+    ARCHIVED_AT = "archivedAt"
+
+
+# The same keys, to check a plain string against (REST's ``sortBy``).
+SORT_KEYS = frozenset(SortKey)
 
 
 def sort_fields(sort_by: str) -> list[str]:

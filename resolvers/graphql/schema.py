@@ -22,15 +22,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.adapters.services import Services
+from resolvers.exporting.formats import ExportFormat
 from resolvers.exporting.links import ExportLinks, export_link
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.selection import selects
 from resolvers.graphql.selection_types import (
-    BulkAction,
     BulkUpdatePayload,
     ConversationSelectionInput,
-    ExportFormat,
     ExportLink,
 )
 from resolvers.graphql.subscriptions import Subscription
@@ -39,7 +38,6 @@ from resolvers.graphql.types import (
     Conversation,
     ConversationConnection,
     ConversationEdge,
-    ConversationSort,
     CreateTagInput,
     DeleteConversationsPayload,
     DuplicateConversationPayload,
@@ -63,6 +61,7 @@ from resolvers.operations import tags as tag_ops
 from resolvers.operations.clock import iso
 from resolvers.operations.errors import BadInput, UserError
 from resolvers.titles import operation as title_generation
+from storage.conversations import SortKey
 from storage.database import Document
 
 
@@ -151,7 +150,7 @@ class Query:
         tags: list[str] | None = None,
         search: str | None = None,
         pinned: bool | None = None,
-        sort_by: ConversationSort = ConversationSort.UPDATED_AT,
+        sort_by: SortKey = SortKey.UPDATED_AT,
         sort_direction: SortDirection = SortDirection.DESC,
         created_after: CreatedAfter = None,
         created_before: CreatedBefore = None,
@@ -433,7 +432,7 @@ class Mutation:
         self,
         info: Info,
         selection: ConversationSelectionInput,
-        action: BulkAction,
+        action: bulk_ops.BulkAction,
         tag: str | None = None,
         dry_run: bool = False,
     ) -> BulkUpdatePayload:
@@ -442,7 +441,7 @@ class Mutation:
             ctx.services,
             ctx.user,
             selection=selection.to_selection(),
-            action=action.operation(),
+            action=action,
             tag=tag,
             dry_run=dry_run,
         )
@@ -462,7 +461,7 @@ class Mutation:
         ctx = _context(info)
         signer: ExportLinks = ctx.extra["export_links"]
         url, expires = await export_link(
-            ctx.services, ctx.user, signer, selection.to_selection(), format.value_type()
+            ctx.services, ctx.user, signer, selection.to_selection(), format
         )
         return ExportLink(url=url, expires_at=expires, format=format)
 

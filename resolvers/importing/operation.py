@@ -79,7 +79,7 @@ from resolvers.operations import tags as tag_ops
 from resolvers.operations.admission import Admission, enforce
 from resolvers.operations.clock import utcnow
 from resolvers.operations.errors import PayloadTooLarge
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.tag_counts import recount
 from resolvers.titles.operation import schedule_titles
 from storage import imports as import_store
@@ -381,7 +381,7 @@ async def _import(
             # The file's fault, not the server's: one message is too large to store.
             raise PayloadTooLarge(DOCUMENT_TOO_LARGE) from None
         raise
-    await services.events.publish(ConversationEvent("imported", user, tuple(written)))
+    await services.events.publish(ConversationEvent(EventKind.IMPORTED, user, tuple(written)))
     # Conversations the file left untitled get one generated in the background.
     await schedule_titles(services, user, untitled)
     return ImportResult(

@@ -153,7 +153,7 @@ async def bulk_update(
         modified += await selection_store.update_ids(
             services.database, user, ids, change.condition, change.update
         )
-        await _publish(services, "updated", user, ids)
+        await _publish(services, EventKind.UPDATED, user, ids)
     if not dry_run and name is not None and modified:
         if action is BulkAction.ADD_TAG:
             await ensure_tags(services, user, [name])
@@ -175,7 +175,7 @@ async def _delete(
             touched.update(dict.fromkeys(tag_names(doc)))
         deleted += await selection_store.delete_ids(services.database, user, ids)
         messages += await message_store.delete_for_conversations(services.database, user, ids)
-        await _publish(services, "deleted", user, ids)
+        await _publish(services, EventKind.DELETED, user, ids)
     if touched:
         await recount(services, user, touched)
     return BulkResult(

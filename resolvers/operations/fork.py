@@ -48,7 +48,7 @@ from resolvers.operations.admission import Admission, enforce
 from resolvers.operations.clock import parse_iso, utcnow
 from resolvers.operations.conversations import missing_conversation
 from resolvers.operations.errors import BadInput, NotFound
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import MAX_TITLE_LENGTH, check_id, clean_title
 from storage import conversations as conversation_store
@@ -375,7 +375,7 @@ async def _save(services: Services, user: str, copy: ConversationCopy, source_id
             await _delete_messages(services, user, copy.messages)
         raise
     await services.events.publish(
-        ConversationEvent("created", user, (copy.conversation["conversationId"],))
+        ConversationEvent(EventKind.CREATED, user, (copy.conversation["conversationId"],))
     )
 
 
