@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 import strawberry
@@ -77,13 +78,8 @@ class BulkUpdatePayload:
 
     @classmethod
     def from_result(cls, result: bulk_ops.BulkResult) -> BulkUpdatePayload:
-        return cls(
-            action=result.action,
-            dry_run=result.dry_run,
-            matched_count=result.matched,
-            modified_count=result.modified,
-            deleted_message_count=result.deleted_messages,
-        )
+        # The payload's fields are the result's, by name.
+        return cls(**asdict(result))
 
 
 @strawberry.type(description="A signed download link to an export; no token is needed to open it.")

@@ -8,8 +8,8 @@ read and changed one chunk (:data:`~resolvers.operations.selection.CHUNK`
 conversations) at a time, each chunk one event carrying its ids.
 
 Each action changes only the conversations it would change (archiving keeps
-an archived conversation's ``archivedAt``); ``matched`` counts the selection,
-``modified`` what changed. Updated fields follow the single-conversation
+an archived conversation's ``archivedAt``); ``matched_count`` counts the selection,
+``modified_count`` what changed. Updated fields follow the single-conversation
 operations: archive and pin leave ``updatedAt`` alone, tag changes set it.
 """
 
@@ -49,11 +49,13 @@ TAG_ACTIONS = frozenset({BulkAction.ADD_TAG, BulkAction.REMOVE_TAG})
 
 @dataclass(frozen=True)
 class BulkResult:
+    """What an action matched and changed, named as both edges report it."""
+
     action: BulkAction
     dry_run: bool
-    matched: int
-    modified: int
-    deleted_messages: int = 0
+    matched_count: int
+    modified_count: int
+    deleted_message_count: int = 0
 
 
 @dataclass(frozen=True)
