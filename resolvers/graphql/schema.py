@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.selection import selects
 from resolvers.graphql.selection_types import (
     BulkUpdatePayload,
+    ConversationFilterInput,
     ConversationSelectionInput,
     ExportLink,
 )
@@ -157,29 +159,28 @@ class Query:
         updated_after: UpdatedAfter = None,
         updated_before: UpdatedBefore = None,
     ) -> ConversationConnection:
-        ctx = _context(info)
-        page = await ops.list_conversations(
-            ctx.services,
-            ctx.user,
-            ops.ListQuery(
-                limit=first,
-                cursor=after,
-                is_archived=is_archived,
-                tags=tags or (),
-                search=search,
-                pinned=pinned,
-                sort_by=sort_by.value,
-                sort_direction=sort_direction.value,
-                dates=date_filters.DateRange(
-                    created_after=created_after,
-                    created_before=created_before,
-                    updated_after=updated_after,
-                    updated_before=updated_before,
-                ),
-            ),
-            # Counted with the page (concurrently) only when asked for.
-            with_total=selects(info, "totalCount"),
+        # The filter arguments are the selection filter's fields: one mapping to ListQuery.
+        where = ConversationFilterInput(
+            is_archived=is_archived,
+            tags=tags,
+            search=search,
+            pinned=pinned,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
         )
+        query = replace(
+            where.to_query(),
+            limit=first,
+            cursor=after,
+            sort_by=sort_by.value,
+            sort_direction=sort_direction.value,
+        )
+        ctx = _context(info)
+        # The total is counted with the page (concurrently) only when asked for.
+        total = selects(info, "totalCount")
+        page = await ops.list_conversations(ctx.services, ctx.user, query, with_total=total)
         nodes = [Conversation.from_doc(doc) for doc in page.items]
         await _prefetch(
             ctx,
