@@ -140,7 +140,9 @@ def decode_event(raw: Any) -> ConversationEvent | None:
     if not isinstance(data, dict):
         return None
     kind, user, ids = data.get("kind"), data.get("user"), data.get("ids")
-    if kind not in _KINDS or not isinstance(user, str) or not isinstance(ids, list):
+    if not isinstance(kind, str) or kind not in _KINDS:
+        return None
+    if not isinstance(user, str) or not isinstance(ids, list):
         return None
     if not all(isinstance(i, str) for i in ids):
         return None
