@@ -29,7 +29,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from resolvers.operations.events import EVENT_KINDS, ConversationEvent, EventKind, EventsOverflow
+from resolvers.operations.events import ConversationEvent, EventKind, EventsOverflow
 
 log = logging.getLogger("convos_gateway.events")
 
@@ -128,6 +128,9 @@ def encode_event(event: ConversationEvent) -> bytes:
     )
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
 def decode_event(raw: Any) -> ConversationEvent | None:
     """An event from the channel, or None for anything malformed."""
     try:
@@ -137,12 +140,13 @@ def decode_event(raw: Any) -> ConversationEvent | None:
     if not isinstance(data, dict):
         return None
     kind, user, ids = data.get("kind"), data.get("user"), data.get("ids")
-    if kind not in EVENT_KINDS or not isinstance(user, str) or not isinstance(ids, list):
+    if not isinstance(kind, str) or kind not in _KINDS:
+        return None
+    if not isinstance(user, str) or not isinstance(ids, list):
         return None
     if not all(isinstance(i, str) for i in ids):
         return None
-    event_kind: EventKind = kind
-    return ConversationEvent(event_kind, user, tuple(ids))
+    return ConversationEvent(_KINDS[kind], user, tuple(ids))
 
 
 class RedisEvents:

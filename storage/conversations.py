@@ -13,11 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from pymongo import ReturnDocument
-
-from storage.database import Database, Document
+from storage.database import Database, Document, find_page, update_returning
 from storage.documents import HIDDEN
 
 # Conversations of an import in progress carry this field (storage/imports.py)
@@ -51,9 +50,22 @@ SUMMARY_FIELDS = (
 )
 SUMMARY_PROJECTION: dict[str, Any] = {name: 1 for name in SUMMARY_FIELDS}
 
-# Sort keys a list may use, each followed by the tie-breakers that make the
-# order total: (updatedAt, _id) after the primary key, as docs/contract.md#convos-list says.
-SORT_KEYS = ("updatedAt", "createdAt", "title", "archivedAt")
+
+class SortKey(StrEnum):
+    """Sort keys a list may use (GraphQL's ``ConversationSort``).
+
+    Each is followed by the tie-breakers that make the order total: (updatedAt,
+    _id) after the primary key, as docs/contract.md#convos-list says.
+    """
+
+    UPDATED_AT = "updatedAt"
+    CREATED_AT = "createdAt"
+    TITLE = "title"
+    ARCHIVED_AT = "archivedAt"
+
+
+# The same keys, to check a plain string against (REST's ``sortBy``).
+SORT_KEYS = frozenset(SortKey)
 
 
 def sort_fields(sort_by: str) -> list[str]:
@@ -212,17 +224,14 @@ async def list_page(
     query = build_filter(user, flt)
     if after is not None:
         query["$and"].append(after_position(fields, direction, after))
-    cursor = database.conversations.find(
+    return await find_page(
+        database.conversations,
         query,
         SUMMARY_PROJECTION,
         sort=[(f, direction) for f in fields],
         limit=limit,
-        # The whole page in the first reply, whatever the limit (no getMore).
-        batch_size=limit,
+        skip=0 if after is not None else skip,
     )
-    if skip and after is None:
-        cursor = cursor.skip(skip)
-    return await cursor.to_list(None)
 
 
 async def count(database: Database, user: str, flt: ListFilter) -> int:
@@ -295,22 +304,22 @@ async def update_fields(
     Never upserts: renaming a conversation that does not exist is a 404, not a
     new stub document (LibreChat's upsert creates one).
     """
-    return await database.conversations.find_one_and_update(
+    return await update_returning(
+        database.conversations,
         {"conversationId": conversation_id, "user": user},
         {"$set": changes},
-        projection=HIDDEN,
-        return_document=ReturnDocument.AFTER,
+        HIDDEN,
     )
 
 
 async def set_tags(
     database: Database, user: str, conversation_id: str, tags: list[str], now: datetime
 ) -> Document | None:
-    return await database.conversations.find_one_and_update(
+    return await update_returning(
+        database.conversations,
         {"conversationId": conversation_id, "user": user},
         {"$set": {"tags": tags, "updatedAt": now}},
-        projection={"tags": 1},
-        return_document=ReturnDocument.AFTER,
+        {"tags": 1},
     )
 
 
@@ -318,11 +327,11 @@ async def add_tag(
     database: Database, user: str, conversation_id: str, tag: str, now: datetime
 ) -> Document | None:
     """Put ``tag`` on a conversation (once); return its tags, or None if absent."""
-    return await database.conversations.find_one_and_update(
+    return await update_returning(
+        database.conversations,
         {"conversationId": conversation_id, "user": user},
         {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now}},
-        projection={"tags": 1},
-        return_document=ReturnDocument.AFTER,
+        {"tags": 1},
     )
 
 
@@ -424,9 +433,9 @@ async def set_title_if_default(
     now: datetime,
 ) -> Document | None:
     """Set a generated title unless the user renamed the conversation meanwhile."""
-    return await database.conversations.find_one_and_update(
+    return await update_returning(
+        database.conversations,
         {"conversationId": conversation_id, "user": user, "title": {"$in": list(defaults)}},
         {"$set": {"title": title, "updatedAt": now}},
-        projection={"_id": 1},
-        return_document=ReturnDocument.AFTER,
+        {"_id": 1},
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -44,6 +45,37 @@ class Database:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def find_page(
+    collection: AsyncCollection[Document],
+    query: Document,
+    projection: Document,
+    *,
+    sort: Sequence[tuple[str, int]],
+    limit: int,
+    skip: int = 0,
+) -> list[Document]:
+    """One sorted page of ``limit`` documents after skipping ``skip``.
+
+    The whole page comes in the first reply, whatever the limit: no getMore
+    round trip for pages over the server's default first batch (101).
+    """
+    cursor = collection.find(query, projection, sort=list(sort), limit=limit, batch_size=limit)
+    if skip:
+        cursor = cursor.skip(skip)
+    return await cursor.to_list(None)
+
+
+async def update_returning(
+    collection: AsyncCollection[Document], query: Document, update: Document, projection: Document
+) -> Document | None:
+    """Update the one document ``query`` matches and return it as it is after
+    the update (``projection`` of it), or None if none matches. Never upserts.
+    """
+    return await collection.find_one_and_update(
+        query, update, projection=projection, return_document=ReturnDocument.AFTER
+    )
 
 
 def connect(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from storage.conversations import after_position, substring_regex
-from storage.database import WHOLE_RESULT, Database, Document
+from storage.database import WHOLE_RESULT, Database, Document, find_page
 from storage.documents import HIDDEN
 
 # Tree-rebuild order: a parent is always created before its children.
@@ -99,14 +99,9 @@ async def page_of_conversation(
     query: Document = {"user": user, "conversationId": conversation_id}
     if after is not None:
         query.update(after_position(fields, direction, after))
-    cursor = database.messages.find(
-        query,
-        HIDDEN,
-        sort=[(f, direction) for f in fields],
-        limit=limit,
-        batch_size=limit,
+    return await find_page(
+        database.messages, query, HIDDEN, sort=[(f, direction) for f in fields], limit=limit
     )
-    return await cursor.to_list(None)
 
 
 async def count_in_conversation(database: Database, user: str, conversation_id: str) -> int:

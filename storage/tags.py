@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from storage.database import WHOLE_RESULT, Database, Document
+from storage.database import WHOLE_RESULT, Database, Document, update_returning
 from storage.documents import HIDDEN
 
 BY_POSITION = [("position", 1), ("_id", 1)]
@@ -86,11 +86,8 @@ async def insert(
 
 
 async def update(database: Database, user: str, tag: str, changes: Document) -> Document | None:
-    return await database.tags.find_one_and_update(
-        {"user": user, "tag": tag},
-        {"$set": changes},
-        projection=HIDDEN,
-        return_document=ReturnDocument.AFTER,
+    return await update_returning(
+        database.tags, {"user": user, "tag": tag}, {"$set": changes}, HIDDEN
     )
 
 

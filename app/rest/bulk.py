@@ -43,9 +43,9 @@ async def bulk_update(request: Request) -> Response:
         {
             "action": result.action.value,
             "dryRun": result.dry_run,
-            "matchedCount": result.matched,
-            "modifiedCount": result.modified,
-            "deletedMessageCount": result.deleted_messages,
+            "matchedCount": result.matched_count,
+            "modifiedCount": result.modified_count,
+            "deletedMessageCount": result.deleted_message_count,
         }
     )
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from resolvers.adapters.services import Services
 from resolvers.exporting.formats import ExportFormat, Renderer, renderer
 from resolvers.operations import selection as selections
-from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.admission import Admission
 from resolvers.operations.clock import utcnow
 from storage import selection as selection_store
 from storage.database import Document
@@ -37,21 +37,11 @@ CONVERSATION_PROJECTION: Document = {"__v": 0, "_meiliIndex": 0, "messages": 0}
 class ExportAdmission(Admission):
     """One export the rate limits admitted, for one user."""
 
-    @classmethod
-    def unmetered(cls, user: str) -> ExportAdmission:
-        """An admission outside the rate limits, for operators (the CLI)."""
-        return cls(user)
+    action = "export"
 
 
-async def admit_export(services: Services, user: str, *, client_ip: str | None) -> ExportAdmission:
-    """Count one export against the user's and the IP's budgets (``"export"``).
-
-    Raises:
-        RateLimited: over either budget (nothing counted).
-        RateLimitUnavailable: the counters' Redis cannot be reached.
-    """
-    await enforce(services.rate_limiter, "export", user=user, client_ip=client_ip)
-    return ExportAdmission(user)
+# Count one export against the user's and the IP's budgets.
+admit_export = ExportAdmission.admit
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -22,15 +23,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.adapters.services import Services
+from resolvers.exporting.formats import ExportFormat
 from resolvers.exporting.links import ExportLinks, export_link
 from resolvers.graphql.context import GraphQLContext
 from resolvers.graphql.execution import execution_context_for, install_plans
 from resolvers.graphql.selection import selects
 from resolvers.graphql.selection_types import (
-    BulkAction,
     BulkUpdatePayload,
+    ConversationFilterInput,
     ConversationSelectionInput,
-    ExportFormat,
     ExportLink,
 )
 from resolvers.graphql.subscriptions import Subscription
@@ -39,7 +40,6 @@ from resolvers.graphql.types import (
     Conversation,
     ConversationConnection,
     ConversationEdge,
-    ConversationSort,
     CreateTagInput,
     DeleteConversationsPayload,
     DuplicateConversationPayload,
@@ -63,6 +63,7 @@ from resolvers.operations import tags as tag_ops
 from resolvers.operations.clock import iso
 from resolvers.operations.errors import BadInput, UserError
 from resolvers.titles import operation as title_generation
+from storage.conversations import SortKey
 from storage.database import Document
 
 
@@ -151,36 +152,35 @@ class Query:
         tags: list[str] | None = None,
         search: str | None = None,
         pinned: bool | None = None,
-        sort_by: ConversationSort = ConversationSort.UPDATED_AT,
+        sort_by: SortKey = SortKey.UPDATED_AT,
         sort_direction: SortDirection = SortDirection.DESC,
         created_after: CreatedAfter = None,
         created_before: CreatedBefore = None,
         updated_after: UpdatedAfter = None,
         updated_before: UpdatedBefore = None,
     ) -> ConversationConnection:
-        ctx = _context(info)
-        page = await ops.list_conversations(
-            ctx.services,
-            ctx.user,
-            ops.ListQuery(
-                limit=first,
-                cursor=after,
-                is_archived=is_archived,
-                tags=tags or (),
-                search=search,
-                pinned=pinned,
-                sort_by=sort_by.value,
-                sort_direction=sort_direction.value,
-                dates=date_filters.DateRange(
-                    created_after=created_after,
-                    created_before=created_before,
-                    updated_after=updated_after,
-                    updated_before=updated_before,
-                ),
-            ),
-            # Counted with the page (concurrently) only when asked for.
-            with_total=selects(info, "totalCount"),
+        # The filter arguments are the selection filter's fields: one mapping to ListQuery.
+        where = ConversationFilterInput(
+            is_archived=is_archived,
+            tags=tags,
+            search=search,
+            pinned=pinned,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
         )
+        query = replace(
+            where.to_query(),
+            limit=first,
+            cursor=after,
+            sort_by=sort_by.value,
+            sort_direction=sort_direction.value,
+        )
+        ctx = _context(info)
+        # The total is counted with the page (concurrently) only when asked for.
+        total = selects(info, "totalCount")
+        page = await ops.list_conversations(ctx.services, ctx.user, query, with_total=total)
         nodes = [Conversation.from_doc(doc) for doc in page.items]
         await _prefetch(
             ctx,
@@ -433,7 +433,7 @@ class Mutation:
         self,
         info: Info,
         selection: ConversationSelectionInput,
-        action: BulkAction,
+        action: bulk_ops.BulkAction,
         tag: str | None = None,
         dry_run: bool = False,
     ) -> BulkUpdatePayload:
@@ -442,7 +442,7 @@ class Mutation:
             ctx.services,
             ctx.user,
             selection=selection.to_selection(),
-            action=action.operation(),
+            action=action,
             tag=tag,
             dry_run=dry_run,
         )
@@ -462,7 +462,7 @@ class Mutation:
         ctx = _context(info)
         signer: ExportLinks = ctx.extra["export_links"]
         url, expires = await export_link(
-            ctx.services, ctx.user, signer, selection.to_selection(), format.value_type()
+            ctx.services, ctx.user, signer, selection.to_selection(), format
         )
         return ExportLink(url=url, expires_at=expires, format=format)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
-from resolvers.exporting.formats import ExportFormat as ExportFormatValue
+from resolvers.exporting.formats import ExportFormat
 from resolvers.operations import bulk as bulk_ops
 from resolvers.operations.conversations import ListQuery
 from resolvers.operations.date_filters import DateRange
@@ -57,23 +57,17 @@ class ConversationSelectionInput:
         )
 
 
-@strawberry.enum(description="What bulkUpdateConversations does to each selected conversation.")
-class BulkAction(Enum):
-    ARCHIVE = "archive"
-    UNARCHIVE = "unarchive"
-    PIN = "pin"
-    UNPIN = "unpin"
-    ADD_TAG = "addTag"
-    REMOVE_TAG = "removeTag"
-    DELETE = "delete"
-
-    def operation(self) -> bulk_ops.BulkAction:
-        return bulk_ops.BulkAction(self.value)
+# The operations' enums are the GraphQL enums (values by member name).
+strawberry.enum(
+    bulk_ops.BulkAction,
+    description="What bulkUpdateConversations does to each selected conversation.",
+)
+strawberry.enum(ExportFormat, description="The file exportConversations links to.")
 
 
 @strawberry.type(description="What a bulk action matched and changed (or, dry, would change).")
 class BulkUpdatePayload:
-    action: BulkAction
+    action: bulk_ops.BulkAction
     dry_run: bool
     matched_count: int = strawberry.field(description="Conversations in the selection.")
     modified_count: int = strawberry.field(
@@ -84,23 +78,8 @@ class BulkUpdatePayload:
 
     @classmethod
     def from_result(cls, result: bulk_ops.BulkResult) -> BulkUpdatePayload:
-        return cls(
-            action=BulkAction(result.action.value),
-            dry_run=result.dry_run,
-            matched_count=result.matched,
-            modified_count=result.modified,
-            deleted_message_count=result.deleted_messages,
-        )
-
-
-@strawberry.enum(description="The file exportConversations links to.")
-class ExportFormat(Enum):
-    LIBRECHAT = "librechat"
-    MARKDOWN = "markdown"
-    JSONL = "jsonl"
-
-    def value_type(self) -> ExportFormatValue:
-        return ExportFormatValue(self.value)
+        # The payload's fields are the result's, by name.
+        return cls(**asdict(result))
 
 
 @strawberry.type(description="A signed download link to an export; no token is needed to open it.")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -24,17 +23,13 @@ from resolvers.graphql.selection import selects
 from resolvers.graphql.types import Conversation
 from resolvers.operations import conversations as ops
 from resolvers.operations.errors import BadInput, Forbidden, NotFound
-from resolvers.operations.events import ConversationEvent, EventSource, SharedReads
+from resolvers.operations.events import ConversationEvent, EventKind, EventSource, SharedReads
 from storage.database import Document
 
-
-@strawberry.enum(description="What happened to a conversation.")
-class ConversationEventKind(Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    TITLE_GENERATED = "title_generated"
-    IMPORTED = "imported"
+# The operations' kinds are the GraphQL enum (values by member name).
+strawberry.enum(
+    EventKind, name="ConversationEventKind", description="What happened to a conversation."
+)
 
 
 async def _read_conversation(services: Services, user: str, cid: str) -> Document | None:
@@ -69,7 +64,7 @@ def _shared_loaders(shared: SharedReads, services: Services, user: str) -> Loade
 
 @strawberry.type(name="ConversationEvent", description="A change to your conversations.")
 class ConversationEventPayload:
-    kind: ConversationEventKind
+    kind: EventKind
     conversation_ids: list[str] = strawberry.field(
         description="The conversations concerned (several for imports and deleteAll)."
     )
@@ -79,7 +74,7 @@ class ConversationEventPayload:
         description="The conversation as it is now; null when deleted, gone, or several."
     )
     async def conversation(self, info: Info) -> Conversation | None:
-        if self.kind is ConversationEventKind.DELETED or len(self.conversation_ids) != 1:
+        if self.kind is EventKind.DELETED or len(self.conversation_ids) != 1:
             return None
         ctx: GraphQLContext = info.context
         user, cid = ctx.user, self.conversation_ids[0]
@@ -102,7 +97,7 @@ class ConversationEventPayload:
 
 def _payload(event: ConversationEvent) -> ConversationEventPayload:
     return ConversationEventPayload(
-        kind=ConversationEventKind(event.kind),
+        kind=EventKind(event.kind),
         conversation_ids=list(event.conversation_ids),
         shared=event.shared,
     )
@@ -114,7 +109,7 @@ class Subscription:
         description="Changes to your conversations as they happen (optionally only some kinds)."
     )
     async def conversation_events(
-        self, info: Info, kinds: list[ConversationEventKind] | None = None
+        self, info: Info, kinds: list[EventKind] | None = None
     ) -> AsyncGenerator[ConversationEventPayload, None]:
         ctx: GraphQLContext = info.context
         user = ctx.user

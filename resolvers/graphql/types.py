@@ -20,7 +20,7 @@ from strawberry.types import Info
 
 from resolvers.operations import messages as message_ops
 from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
-from storage.conversations import SUMMARY_FIELDS
+from storage.conversations import SUMMARY_FIELDS, SortKey
 from storage.database import Document
 from storage.documents import DEFAULT_TITLE, tag_names
 
@@ -41,12 +41,10 @@ async def _existing(found: Awaitable[list[Tag | None]]) -> list[Tag]:
     return [t for t in await found if t is not None]
 
 
-@strawberry.enum(description="What a conversation list is ordered by.")
-class ConversationSort(Enum):
-    UPDATED_AT = "updatedAt"
-    CREATED_AT = "createdAt"
-    TITLE = "title"
-    ARCHIVED_AT = "archivedAt"
+# Storage's sort keys are the GraphQL enum (values by member name).
+strawberry.enum(
+    SortKey, name="ConversationSort", description="What a conversation list is ordered by."
+)
 
 
 @strawberry.enum

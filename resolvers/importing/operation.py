@@ -76,10 +76,10 @@ from resolvers.importing.writes import ImportAbandoned as ImportAbandoned
 from resolvers.importing.writes import ImportProgress as ImportProgress
 from resolvers.importing.writes import ProgressCallback
 from resolvers.operations import tags as tag_ops
-from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.admission import Admission
 from resolvers.operations.clock import utcnow
 from resolvers.operations.errors import PayloadTooLarge
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.tag_counts import recount
 from resolvers.titles.operation import schedule_titles
 from storage import imports as import_store
@@ -223,23 +223,12 @@ class UploadedFile:
 class ImportAdmission(Admission):
     """One import the rate limits admitted, for one user; spent by one import."""
 
-    @classmethod
-    def unmetered(cls, user: str) -> ImportAdmission:
-        """An admission outside the rate limits, for operators (the CLI)."""
-        return cls(user)
+    action = "import"
 
 
-async def admit_import(services: Services, user: str, *, client_ip: str | None) -> ImportAdmission:
-    """Count one import request against the user's and the IP's budgets.
-
-    Call it before reading the upload.
-
-    Raises:
-        RateLimited: Over either budget (nothing counted).
-        RateLimitUnavailable: The counters' Redis cannot be reached.
-    """
-    await enforce(services.rate_limiter, "import", user=user, client_ip=client_ip)
-    return ImportAdmission(user)
+# Count one import request against the user's and the IP's budgets; call it
+# before reading the upload.
+admit_import = ImportAdmission.admit
 
 
 async def admission_for(
@@ -381,7 +370,7 @@ async def _import(
             # The file's fault, not the server's: one message is too large to store.
             raise PayloadTooLarge(DOCUMENT_TOO_LARGE) from None
         raise
-    await services.events.publish(ConversationEvent("imported", user, tuple(written)))
+    await services.events.publish(ConversationEvent(EventKind.IMPORTED, user, tuple(written)))
     # Conversations the file left untitled get one generated in the background.
     await schedule_titles(services, user, untitled)
     return ImportResult(

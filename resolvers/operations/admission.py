@@ -7,7 +7,10 @@ parses the request, and no edge can call the operation without spending it.
 
 from __future__ import annotations
 
+from typing import ClassVar, Self
+
 from resolvers.adapters.rate_limiter import Action, RateLimiter
+from resolvers.adapters.services import Services
 
 
 class Admission:
@@ -21,9 +24,28 @@ class Admission:
     cannot be handed another action's admission.
     """
 
+    # The budget this kind of admission spends (each subclass names its own).
+    action: ClassVar[Action]
+
     def __init__(self, user: str) -> None:
         self.user = user
         self._spent = False
+
+    @classmethod
+    async def admit(cls, services: Services, user: str, *, client_ip: str | None) -> Self:
+        """Count one request against the user's and the IP's budgets for ``action``.
+
+        Raises:
+            RateLimited: over either budget (nothing counted).
+            RateLimitUnavailable: the counters' Redis cannot be reached.
+        """
+        await enforce(services.rate_limiter, cls.action, user=user, client_ip=client_ip)
+        return cls(user)
+
+    @classmethod
+    def unmetered(cls, user: str) -> Self:
+        """An admission outside the rate limits, for operators (the CLIs)."""
+        return cls(user)
 
     def spend(self) -> str:
         """Use the admission; return its user.

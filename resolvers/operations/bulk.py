@@ -8,8 +8,8 @@ read and changed one chunk (:data:`~resolvers.operations.selection.CHUNK`
 conversations) at a time, each chunk one event carrying its ids.
 
 Each action changes only the conversations it would change (archiving keeps
-an archived conversation's ``archivedAt``); ``matched`` counts the selection,
-``modified`` what changed. Updated fields follow the single-conversation
+an archived conversation's ``archivedAt``); ``matched_count`` counts the selection,
+``modified_count`` what changed. Updated fields follow the single-conversation
 operations: archive and pin leave ``updatedAt`` alone, tag changes set it.
 """
 
@@ -49,11 +49,13 @@ TAG_ACTIONS = frozenset({BulkAction.ADD_TAG, BulkAction.REMOVE_TAG})
 
 @dataclass(frozen=True)
 class BulkResult:
+    """What an action matched and changed, named as both edges report it."""
+
     action: BulkAction
     dry_run: bool
-    matched: int
-    modified: int
-    deleted_messages: int = 0
+    matched_count: int
+    modified_count: int
+    deleted_message_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ async def bulk_update(
         modified += await selection_store.update_ids(
             services.database, user, ids, change.condition, change.update
         )
-        await _publish(services, "updated", user, ids)
+        await _publish(services, EventKind.UPDATED, user, ids)
     if not dry_run and name is not None and modified:
         if action is BulkAction.ADD_TAG:
             await ensure_tags(services, user, [name])
@@ -175,7 +177,7 @@ async def _delete(
             touched.update(dict.fromkeys(tag_names(doc)))
         deleted += await selection_store.delete_ids(services.database, user, ids)
         messages += await message_store.delete_for_conversations(services.database, user, ids)
-        await _publish(services, "deleted", user, ids)
+        await _publish(services, EventKind.DELETED, user, ids)
     if touched:
         await recount(services, user, touched)
     return BulkResult(

@@ -17,7 +17,7 @@ from resolvers.operations import cursor as cursors
 from resolvers.operations.clock import utcnow
 from resolvers.operations.date_filters import DateRange, check_date_range
 from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.locks import one_at_a_time_per_user
 from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import (
@@ -258,7 +258,7 @@ async def _update(services: Services, user: str, cid: str, changes: Document) ->
     doc = await conversation_store.update_fields(services.database, user, cid, changes)
     if doc is None:
         raise await missing_conversation(services, user, cid)
-    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    await services.events.publish(ConversationEvent(EventKind.UPDATED, user, (cid,)))
     return doc
 
 
@@ -297,7 +297,7 @@ async def archive_all(services: Services, user: str) -> int:
     archived = await conversation_store.archive_listed(services.database, user, now)
     if archived:
         ids = await conversation_store.ids_archived_at(services.database, user, now)
-        await services.events.publish(ConversationEvent("updated", user, tuple(ids)))
+        await services.events.publish(ConversationEvent(EventKind.UPDATED, user, tuple(ids)))
     return archived
 
 
@@ -334,7 +334,7 @@ async def delete_conversation(
         raise await missing_conversation(services, user, cid)
     n_messages = await message_store.delete_for_conversations(services.database, user, [cid])
     await recount(services, user, tag_names(deleted))
-    await services.events.publish(ConversationEvent("deleted", user, (cid,)))
+    await services.events.publish(ConversationEvent(EventKind.DELETED, user, (cid,)))
     return DeleteResult(conversations=1, messages=n_messages, conversation_ids=(cid,))
 
 
@@ -345,7 +345,7 @@ async def delete_all_conversations(services: Services, user: str) -> DeleteResul
     n_messages = await message_store.delete_all(services.database, user)
     await tag_store.reset_counts(services.database, user, utcnow())
     if ids:
-        await services.events.publish(ConversationEvent("deleted", user, tuple(ids)))
+        await services.events.publish(ConversationEvent(EventKind.DELETED, user, tuple(ids)))
     return DeleteResult(
         conversations=n_conversations, messages=n_messages, conversation_ids=tuple(ids)
     )

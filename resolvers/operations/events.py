@@ -11,13 +11,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, TypeVar, cast, get_args, runtime_checkable
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from resolvers.operations.errors import UserError
 
-EventKind = Literal["created", "updated", "deleted", "title_generated", "imported"]
-# The same names as a set, for edges that read kinds back (Redis messages).
-EVENT_KINDS: Final[frozenset[str]] = frozenset(get_args(EventKind))
+
+class EventKind(StrEnum):
+    """What happened to a conversation (GraphQL's ``ConversationEventKind``)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    TITLE_GENERATED = "title_generated"
+    IMPORTED = "imported"
+
 
 T = TypeVar("T")
 

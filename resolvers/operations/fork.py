@@ -44,11 +44,11 @@ from typing import Final
 from bson import ObjectId
 
 from resolvers.adapters.services import Services
-from resolvers.operations.admission import Admission, enforce
+from resolvers.operations.admission import Admission
 from resolvers.operations.clock import parse_iso, utcnow
 from resolvers.operations.conversations import missing_conversation
 from resolvers.operations.errors import BadInput, NotFound
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import MAX_TITLE_LENGTH, check_id, clean_title
 from storage import conversations as conversation_store
@@ -82,16 +82,11 @@ class SplitAt:
 class ForkAdmission(Admission):
     """One fork or duplicate (one budget) the rate limits admitted; see :func:`admit_fork`."""
 
+    action = "fork"
 
-async def admit_fork(services: Services, user: str, *, client_ip: str | None) -> ForkAdmission:
-    """Count one fork or duplicate against the user's and the IP's budgets.
 
-    Raises:
-        RateLimited: over either budget (nothing counted).
-        RateLimitUnavailable: the counters' Redis cannot be reached.
-    """
-    await enforce(services.rate_limiter, "fork", user=user, client_ip=client_ip)
-    return ForkAdmission(user)
+# Count one fork or duplicate against the user's and the IP's budgets.
+admit_fork = ForkAdmission.admit
 
 
 def split_at(split_at_target: bool, latest_message_id: str | None) -> SplitAt | None:
@@ -375,7 +370,7 @@ async def _save(services: Services, user: str, copy: ConversationCopy, source_id
             await _delete_messages(services, user, copy.messages)
         raise
     await services.events.publish(
-        ConversationEvent("created", user, (copy.conversation["conversationId"],))
+        ConversationEvent(EventKind.CREATED, user, (copy.conversation["conversationId"],))
     )
 
 

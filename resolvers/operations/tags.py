@@ -15,7 +15,7 @@ from resolvers.adapters.services import Services
 from resolvers.operations.clock import utcnow
 from resolvers.operations.conversations import missing_conversation
 from resolvers.operations.errors import BadInput, Conflict, NotFound
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.operations.locks import one_at_a_time_per_user
 from resolvers.operations.tag_counts import recount
 from resolvers.operations.validation import (
@@ -156,7 +156,7 @@ async def create_tag(
     if await conversation_store.add_tag(services.database, user, cid, name, utcnow()) is None:
         raise await missing_conversation(services, user, cid)  # deleted meanwhile
     await recount(services, user, [name])
-    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    await services.events.publish(ConversationEvent(EventKind.UPDATED, user, (cid,)))
     updated = await tag_store.find(services.database, user, name)
     return updated or doc
 
@@ -256,7 +256,7 @@ async def set_conversation_tags(
         raise await missing_conversation(services, user, cid)
     await ensure_tags(services, user, names)
     await recount(services, user, [*tag_names(before), *names])
-    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    await services.events.publish(ConversationEvent(EventKind.UPDATED, user, (cid,)))
     return names
 
 
@@ -272,7 +272,7 @@ async def add_conversation_tag(
         raise await missing_conversation(services, user, cid)
     await ensure_tags(services, user, [name])
     await recount(services, user, [name])
-    await services.events.publish(ConversationEvent("updated", user, (cid,)))
+    await services.events.publish(ConversationEvent(EventKind.UPDATED, user, (cid,)))
     return tag_names(doc)
 
 

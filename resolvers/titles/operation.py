@@ -18,7 +18,7 @@ from resolvers.adapters.services import Services
 from resolvers.operations.clock import utcnow
 from resolvers.operations.conversations import get_conversation
 from resolvers.operations.errors import TITLE_NOT_FOUND, NotFound
-from resolvers.operations.events import ConversationEvent
+from resolvers.operations.events import ConversationEvent, EventKind
 from resolvers.titles import TitleSource, title_cache_key, wait_for_title
 from resolvers.titles.waiting import delays_within
 from storage import conversations as conversation_store
@@ -79,7 +79,7 @@ async def schedule_title(services: Services, user: str, conversation_id: str) ->
         )
         if saved is not None:
             await services.events.publish(
-                ConversationEvent("title_generated", user, (conversation_id,))
+                ConversationEvent(EventKind.TITLE_GENERATED, user, (conversation_id,))
             )
 
     return titles.schedule(user, conversation_id, sources, save)

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from app.events import LocalEvents, RedisEvents, decode_event, encode_event
 from app.main import create_app
 from app.settings import Settings
-from resolvers.operations.events import ConversationEvent, EventsOverflow
+from resolvers.operations.events import ConversationEvent, EventKind, EventsOverflow
 from storage.database import Database
 from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BOB, auth, insert_conversation, token
@@ -309,12 +309,15 @@ async def test_local_events_fan_out_by_user_and_forget_closed_subscribers() -> N
 
 
 def test_events_round_trip_through_the_wire_format_and_junk_is_ignored() -> None:
-    event = ConversationEvent("imported", ALICE, ("a", "b"))
-    assert decode_event(encode_event(event)) == event
+    event = ConversationEvent(EventKind.IMPORTED, ALICE, ("a", "b"))
+    decoded = decode_event(encode_event(event))
+    assert decoded == event
+    assert decoded is not None and decoded.kind is EventKind.IMPORTED
     for junk in (
         b"nope",
         b"[]",
         b'{"kind": "exploded", "user": "u", "ids": []}',
+        b'{"kind": ["updated"], "user": "u", "ids": []}',
         b'{"kind": "updated", "user": 5, "ids": []}',
         None,
     ):
