@@ -16,6 +16,18 @@ from .shape import Path, Problem
 
 ONE_MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1)
+# Times from this one on are refused. An untimed message is placed 1 ms after
+# its parent, which overflowed (an error 500) past the last time a datetime
+# holds; a year of room is more than any chain of messages needs.
+LATEST = datetime(9999, 1, 1)
+ISO_DATE = "must be an ISO 8601 date"
+EPOCH_SECONDS = "must be a time in seconds since 1970"
+
+
+def _bounded(value: datetime, path: Path, expected: str) -> datetime:
+    if value >= LATEST:
+        raise Problem(path, f"{expected} before the year 9999")
+    return value
 
 
 def storage_time(value: datetime) -> datetime:
@@ -36,17 +48,19 @@ def from_epoch_seconds(seconds: float, path: Path) -> datetime:
     """A time given as seconds since 1970 (ChatGPT's ``create_time``)."""
     try:
         # Rounded to the millisecond: 1700000000.123 * 1000 is 1700000000122.99...
-        return _EPOCH + timedelta(milliseconds=round(seconds * 1000))
+        value = _EPOCH + timedelta(milliseconds=round(seconds * 1000))
     except OverflowError:
-        raise Problem(path, "must be a time in seconds since 1970") from None
+        raise Problem(path, EPOCH_SECONDS) from None
+    return _bounded(value, path, EPOCH_SECONDS)
 
 
 def from_iso(text: str, path: Path) -> datetime:
     """A time given as ISO 8601 text; a time without a zone is taken as UTC."""
     try:
-        return storage_time(datetime.fromisoformat(text.strip()))
+        value = storage_time(datetime.fromisoformat(text.strip()))
     except (ValueError, OverflowError):
-        raise Problem(path, "must be an ISO 8601 date") from None
+        raise Problem(path, ISO_DATE) from None
+    return _bounded(value, path, ISO_DATE)
 
 
 def optional_iso(obj: dict[str, Any], key: str, path: Path) -> datetime | None:
@@ -55,7 +69,7 @@ def optional_iso(obj: dict[str, Any], key: str, path: Path) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise Problem(path.key(key), "must be an ISO 8601 date")
+        raise Problem(path.key(key), ISO_DATE)
     return from_iso(value, path.key(key))
 
 
@@ -65,7 +79,7 @@ def optional_epoch_seconds(obj: dict[str, Any], key: str, path: Path) -> datetim
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Problem(path.key(key), "must be a time in seconds since 1970")
+        raise Problem(path.key(key), EPOCH_SECONDS)
     return from_epoch_seconds(value, path.key(key))
 
 
@@ -80,8 +94,9 @@ def optional_js_date(obj: dict[str, Any], key: str, path: Path) -> datetime | No
     if isinstance(value, str):
         return from_iso(value, path.key(key))
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Problem(path.key(key), "must be an ISO 8601 date")
+        raise Problem(path.key(key), ISO_DATE)
     try:
-        return _EPOCH + timedelta(milliseconds=round(value))
+        moment = _EPOCH + timedelta(milliseconds=round(value))
     except OverflowError:
-        raise Problem(path.key(key), "must be an ISO 8601 date") from None
+        raise Problem(path.key(key), ISO_DATE) from None
+    return _bounded(moment, path.key(key), ISO_DATE)
