@@ -34,8 +34,9 @@ class Msg:
     by_user: bool
     # Naive UTC with microseconds (the import truncates to ms); None: untimed.
     at: datetime | None
-    # ChatGPT only: a node the import drops (a system prompt), re-parenting
-    # its children; Claude: a thinking part of an assistant message.
+    # ChatGPT: a node the import drops (a system prompt), re-parenting its
+    # children; Claude: a thinking part of an assistant message; LibreChat:
+    # ``content`` parts and feedback besides the text.
     extra: bool
     model: str | None
 
@@ -50,7 +51,11 @@ class Convo:
     seed: int
 
 
-times = st.none() | st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))
+# The whole calendar the import accepts: before 1970 (negative epochs), past
+# 2107 (the last year a zip member's date holds), up to its bound in 9999.
+times = st.none() | st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9998, 12, 31, 23, 59, 59, 999999)
+)
 # Any unicode; the first message of a conversation has visible text so that
 # no conversation is dropped whole (a file with nothing to show is refused).
 texts = st.text(max_size=16)
@@ -117,6 +122,11 @@ def _librechat_message(c: Convo, i: int, rng: random.Random) -> dict[str, Any]:
         "unfinished": False,
         "createdAt": _js_date(m.at, rng),
         "tokenCount": len(m.text),
+        **(
+            {"content": [{"type": "text", "text": m.text}], "feedback": {"rating": "thumbsUp"}}
+            if m.extra
+            else {}
+        ),
     }
 
 
