@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import logging
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from app.auth import issue_token
+from app.cli_database import database_settings
 from app.cli_import import ProgressBar as ProgressBar
 from app.cli_import import import_file
 from app.settings import Settings, SettingsError
@@ -31,10 +31,6 @@ def parse_duration(text: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 15m, 1h, 7d)")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def _redact(uri: str) -> str:
-    return re.sub(r"//([^:/@]+):([^@]+)@", r"//\1:***@", uri)
 
 
 def _banner(settings: Settings, token: str, *, token_in_graphiql: bool = False) -> str:
@@ -69,22 +65,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-@contextlib.contextmanager
-def database_settings(settings: Settings) -> Iterator[Settings]:
-    """``settings`` with a ``mongo_uri``: MONGO_URI, else the embedded database
-    started on ``data_dir/db`` for as long as the block runs."""
-    if settings.mongo_uri is not None:
-        log.info("database: MongoDB at %s", _redact(settings.mongo_uri))
-        yield settings
-        return
-    from storage.embedded import EmbeddedServer
-
-    path = settings.data_dir / "db"
-    with EmbeddedServer(path, log_path=settings.data_dir / "secantusd.log") as embedded:
-        log.info("database: embedded SecantusDB at %s, data in %s", embedded.uri, path.resolve())
-        yield replace(settings, mongo_uri=embedded.uri)
 
 
 def serve(args: argparse.Namespace) -> int:

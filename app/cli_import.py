@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from app.cli_database import database_settings
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -146,8 +147,6 @@ def import_file(args: argparse.Namespace) -> int:
 
     from pymongo.errors import PyMongoError
 
-    # Imported here: app.cli imports this module for its parser.
-    from app.cli import database_settings
     from resolvers.operations.errors import UserError
     from storage.embedded import EmbeddedServerError
 

@@ -11,6 +11,12 @@ from __future__ import annotations
 import zipfile
 from datetime import datetime
 
+# The range a zip header's DOS date can hold (years 1980 to 2107); a stored
+# time outside it (an imported file's dates are the user's) is clamped, or
+# zipfile fails with struct.error in the middle of the stream.
+_ZIP_FIRST = (1980, 1, 1, 0, 0, 0)
+_ZIP_LAST = (2107, 12, 31, 23, 59, 58)
+
 
 class _Sink:
     """A write-only file whose contents are taken out piece by piece."""
@@ -44,8 +50,8 @@ class ZipStream:
         )
 
     def add(self, name: str, data: bytes, modified: datetime | None = None) -> None:
-        when = (modified or datetime(1980, 1, 1)).timetuple()[:6]
-        info = zipfile.ZipInfo(name, date_time=max(when, (1980, 1, 1, 0, 0, 0)))
+        when = modified.timetuple()[:6] if modified is not None else _ZIP_FIRST
+        info = zipfile.ZipInfo(name, date_time=min(max(when, _ZIP_FIRST), _ZIP_LAST))
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
         self._zip.writestr(info, data)

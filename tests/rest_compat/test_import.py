@@ -285,6 +285,32 @@ async def test_a_malformed_file_is_400_and_changes_nothing(
     assert_spool_empty(settings)
 
 
+async def test_a_date_at_the_end_of_the_calendar_is_400_and_changes_nothing(
+    client: httpx.AsyncClient, database: Database, existing: None
+) -> None:
+    # Its untimed reply would be placed 1 ms later, past the last datetime:
+    # an OverflowError and a 500 before dates were bounded.
+    last = "9999-12-31T23:59:59.999Z"
+    data = {
+        "conversationId": "c",
+        "title": "Far",
+        "messages": [
+            {"messageId": "a", "text": "a", "createdAt": last},
+            {"messageId": "b", "parentMessageId": "a", "text": "b"},
+        ],
+    }
+    before = await fingerprint(database)
+
+    response = await post_import(client, json.dumps(data).encode())
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "error": 'Conversation 1 ("Far"): messages[0].createdAt must be an ISO 8601 date '
+        "before the year 9999"
+    }
+    assert await fingerprint(database) == before
+
+
 def _with_bad_conversation(position: int) -> bytes:
     """The ChatGPT fixture with a broken conversation slipped in among the good ones."""
     conversations = json.loads((FIXTURES / "chatgpt.json").read_bytes())

@@ -103,6 +103,51 @@ def test_a_date_that_is_not_iso_8601_is_an_error() -> None:
     )
 
 
+_LAST_MS = "9999-12-31T23:59:59.999Z"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"conversationId": "c", "messagesTree": [{"text": "a", "createdAt": _LAST_MS}]},
+            "Conversation 1: messagesTree[0].createdAt must be an ISO 8601 date "
+            "before the year 9999",
+        ),
+        (
+            {"conversationId": "c", "messages": [{"text": "a", "createdAt": 253402300799999}]},
+            "Conversation 1: messages[0].createdAt must be an ISO 8601 date before the year 9999",
+        ),
+        (
+            [{"chat_messages": [{"sender": "human", "text": "a", "created_at": _LAST_MS}]}],
+            "Conversation 1: chat_messages[0].created_at must be an ISO 8601 date "
+            "before the year 9999",
+        ),
+        (
+            [
+                {
+                    "mapping": {
+                        "u": {
+                            "message": {
+                                "author": {"role": "user"},
+                                "create_time": 253402300799.999,
+                                "content": {"parts": ["a"]},
+                            }
+                        }
+                    }
+                }
+            ],
+            "Conversation 1: mapping.u.message.create_time must be a time in seconds since 1970 "
+            "before the year 9999",
+        ),
+    ],
+)
+def test_a_date_in_the_last_year_a_datetime_holds_is_refused(data: object, message: str) -> None:
+    # A reply without a time goes 1 ms after its parent: at 9999-12-31
+    # 23:59:59.999 that overflowed (OverflowError, a 500 at the edges).
+    assert _error(json.dumps(data).encode()) == message
+
+
 def test_a_long_title_is_shortened_in_the_message() -> None:
     data = [{"title": "A" * 200, "mapping": []}]
 
