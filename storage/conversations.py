@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from storage.database import Database, Document
+from storage.librechat_fields import REINDEX, new_document, new_documents
 
 # Fields LibreChat never shows a client.
 HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
@@ -198,13 +199,13 @@ async def find_one(
 
 async def insert(database: Database, doc: Document) -> None:
     """Insert a new conversation; ``(conversationId, user)`` is unique."""
-    await database.conversations.insert_one(doc)
+    await database.conversations.insert_one(new_document(doc))
 
 
 async def insert_many(database: Database, docs: Sequence[Document]) -> None:
     """Insert new conversations in one round trip, in any order (imports)."""
     if docs:
-        await database.conversations.insert_many(list(docs), ordered=False)
+        await database.conversations.insert_many(new_documents(docs), ordered=False)
 
 
 async def delete_by_ids(database: Database, user: str, conversation_ids: Sequence[str]) -> int:
@@ -231,8 +232,11 @@ async def update_fields(
     """Apply ``$set`` changes and return the updated document, or None if absent.
 
     Never upserts: renaming a conversation that does not exist is a 404, not a
-    new stub document (LibreChat's upsert creates one).
+    new stub document (LibreChat's upsert creates one). A title change marks
+    the document for LibreChat's search sync.
     """
+    if "title" in changes:
+        changes = {**changes, **REINDEX}
     return await database.conversations.find_one_and_update(
         {"conversationId": conversation_id, "user": user},
         {"$set": changes},
@@ -246,7 +250,7 @@ async def set_tags(
 ) -> Document | None:
     return await database.conversations.find_one_and_update(
         {"conversationId": conversation_id, "user": user},
-        {"$set": {"tags": tags, "updatedAt": now}},
+        {"$set": {"tags": tags, "updatedAt": now, **REINDEX}},
         projection={"tags": 1},
         return_document=ReturnDocument.AFTER,
     )
@@ -258,7 +262,7 @@ async def add_tag(
     """Put ``tag`` on a conversation (once); return its tags, or None if absent."""
     return await database.conversations.find_one_and_update(
         {"conversationId": conversation_id, "user": user},
-        {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now}},
+        {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}},
         projection={"tags": 1},
         return_document=ReturnDocument.AFTER,
     )
@@ -266,13 +270,13 @@ async def add_tag(
 
 async def rename_tag(database: Database, user: str, old: str, new: str, now: datetime) -> None:
     await database.conversations.update_many(
-        {"user": user, "tags": old}, {"$set": {"tags.$": new, "updatedAt": now}}
+        {"user": user, "tags": old}, {"$set": {"tags.$": new, "updatedAt": now, **REINDEX}}
     )
 
 
 async def pull_tag(database: Database, user: str, tag: str, now: datetime) -> None:
     await database.conversations.update_many(
-        {"user": user, "tags": tag}, {"$pull": {"tags": tag}, "$set": {"updatedAt": now}}
+        {"user": user, "tags": tag}, {"$pull": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}}
     )
 
 
@@ -321,7 +325,7 @@ async def set_title_if_default(
     """Set a generated title unless the user renamed the conversation meanwhile."""
     return await database.conversations.find_one_and_update(
         {"conversationId": conversation_id, "user": user, "title": {"$in": list(defaults)}},
-        {"$set": {"title": title, "updatedAt": now}},
+        {"$set": {"title": title, "updatedAt": now, **REINDEX}},
         projection={"_id": 1},
         return_document=ReturnDocument.AFTER,
     )

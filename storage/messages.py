@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.conversations import substring_regex
 from storage.database import WHOLE_RESULT, Database, Document
+from storage.librechat_fields import new_documents
 
 HIDDEN: dict[str, Any] = {"__v": 0, "_meiliIndex": 0}
 # Tree-rebuild order: a parent is always created before its children.
@@ -73,7 +74,7 @@ async def insert_many(
     faster; for callers that undo a failure by conversation id (imports).
     """
     if docs:
-        await database.messages.insert_many(list(docs), ordered=ordered)
+        await database.messages.insert_many(new_documents(docs), ordered=ordered)
 
 
 async def delete_by_ids(database: Database, user: str, ids: Sequence[Any]) -> int:
