@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
+from app.deadlines import RequestDeadline
 from app.events import LocalEvents, RedisEvents
 from app.graphql.graphiql import ASSETS_DIR
 from app.graphql.persisted_queries import PersistedQueries
@@ -170,6 +171,12 @@ def create_app(
         ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
+    )
+    # One deadline per request on both edges, sent to MongoDB as maxTimeMS.
+    app.add_middleware(
+        RequestDeadline,
+        seconds=settings.request_timeout_s,
+        database_up=lambda: db.client.topology_description.has_readable_server(),
     )
     app.state.settings = settings
     app.state.verifier = verifier

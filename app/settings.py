@@ -180,6 +180,23 @@ class Settings:
     # it the subscription ends with EVENTS_OVERFLOW (refetch, resubscribe).
     event_queue_size: int = 100
 
+    # --- deadlines, change feed, search index (issue 10) ----------------
+    # REQUEST_TIMEOUT_S: one HTTP request on either edge, sent to MongoDB as
+    # maxTimeMS; past it REST answers 503, GraphQL a TIMEOUT error.
+    request_timeout_s: float = 10.0
+    # CHANGE_FEED: how the gateway learns of every writer's changes (LibreChat's
+    # too): auto = change streams where offered, else catch-up polling; off = none.
+    change_feed: str = "auto"
+    # CHANGE_FEED_POLL_S: catch-up interval where change streams are not offered
+    # (a standalone mongod), and the first retry delay after a failure.
+    change_feed_poll_s: float = 2.0
+    # SEARCH_MODE: index = a local SQLite FTS5 trigram index proposes matches that
+    # MongoDB confirms; scan = today's regex over every message.
+    search_mode: str = "index"
+    # SEARCH_INDEX_PATH: the index file beside this process; default
+    # CONVOS_DATA_DIR/search-index.sqlite3.
+    search_index_path: Path | None = None
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -252,7 +269,9 @@ class Settings:
             field_suggestions=_bool(e, "GRAPHQL_FIELD_SUGGESTIONS", not production),
             max_batch=_int(e, "GRAPHQL_MAX_BATCH", 0),
             max_body_bytes=_int(e, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
-            execution_timeout_s=_float(e, "GRAPHQL_TIMEOUT_S", 10.0),
+            execution_timeout_s=_float(
+                e, "GRAPHQL_TIMEOUT_S", _float(e, "REQUEST_TIMEOUT_S", 10.0)
+            ),
             get_cache_max_age_s=_int(e, "GRAPHQL_GET_CACHE_MAX_AGE_S", 0),
             apq=_bool(e, "GRAPHQL_APQ", True),
             apq_cache_size=_int(e, "GRAPHQL_APQ_CACHE_SIZE", 1000),
@@ -265,6 +284,11 @@ class Settings:
             ws_max_connections_per_user=_int(e, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 5),
             ws_init_timeout_s=_float(e, "GRAPHQL_WS_INIT_TIMEOUT_S", 10.0),
             event_queue_size=_int(e, "GRAPHQL_EVENT_QUEUE_SIZE", 100),
+            request_timeout_s=_float(e, "REQUEST_TIMEOUT_S", 10.0),
+            change_feed=(_str(e, "CHANGE_FEED", "auto") or "auto").lower(),
+            change_feed_poll_s=_float(e, "CHANGE_FEED_POLL_S", 2.0),
+            search_mode=(_str(e, "SEARCH_MODE", "index") or "index").lower(),
+            search_index_path=_path(e, "SEARCH_INDEX_PATH"),
         )
         settings.check()
         return settings
@@ -279,6 +303,12 @@ class Settings:
                 raise SettingsError(f"{f.name} must not be negative")
         if self.execution_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
             raise SettingsError("GraphQL timeouts must be positive")
+        if self.request_timeout_s <= 0 or self.change_feed_poll_s <= 0:
+            raise SettingsError("REQUEST_TIMEOUT_S and CHANGE_FEED_POLL_S must be positive")
+        if self.change_feed not in {"auto", "changestream", "poll", "off"}:
+            raise SettingsError("CHANGE_FEED must be auto, changestream, poll or off")
+        if self.search_mode not in {"index", "scan"}:
+            raise SettingsError("SEARCH_MODE must be index or scan")
         if self.max_list_size < 1 or self.event_queue_size < 1:
             raise SettingsError("GRAPHQL_MAX_LIST_SIZE and GRAPHQL_EVENT_QUEUE_SIZE must be >= 1")
 

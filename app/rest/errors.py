@@ -47,6 +47,10 @@ def fault_response(exc: Exception) -> Response:
     if isinstance(exc, RateLimitUnavailable):
         # Limited routes fail closed while the counters' Redis is unreachable.
         return JSONResponse(UNAVAILABLE, status_code=503)
+    if isinstance(exc, PyMongoError) and exc.timeout:
+        # The request's deadline (maxTimeMS) ran out in the database.
+        log.warning("database deadline exceeded: %s", exc)
+        return JSONResponse(UNAVAILABLE, status_code=503)
     if isinstance(exc, PyMongoError):
         log.exception("database error")
     else:
