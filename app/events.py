@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from resolvers.events import ConversationEvent, EventKind, EventsOverflow
+from resolvers.feed_events import FreshnessMap
 
 log = logging.getLogger("convos_gateway.events")
 
@@ -69,6 +70,9 @@ class LocalEvents:
     def __init__(self, queue_size: int = 100) -> None:
         self._queue_size = queue_size
         self._subscribers: dict[str, set[_Subscriber]] = {}
+        # (user, conversation id) -> when an event about it was last delivered,
+        # so the change feed does not repeat what a publish already said.
+        self.recent: FreshnessMap = FreshnessMap()
 
     def subscriber_count(self, user: str | None = None) -> int:
         if user is not None:
@@ -78,7 +82,9 @@ class LocalEvents:
     async def publish(self, event: ConversationEvent) -> None:
         self.deliver(event)
 
-    def deliver(self, event: ConversationEvent) -> None:
+    def deliver(self, event: ConversationEvent, *, announced: bool = True) -> None:
+        if announced:
+            self.recent.touch(event.user, event.conversation_ids)
         for subscriber in tuple(self._subscribers.get(event.user, ())):
             subscriber.offer(event)
 

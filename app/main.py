@@ -21,6 +21,7 @@ from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
 from app.deadlines import RequestDeadline
 from app.events import LocalEvents, RedisEvents
+from app.feed import build_feed
 from app.graphql.graphiql import ASSETS_DIR
 from app.graphql.persisted_queries import PersistedQueries
 from app.graphql.schema import make_schema
@@ -117,6 +118,9 @@ def create_app(
         titles=build_title_service(settings) if settings.title_generation else None,
     )
 
+    # Every writer's changes (LibreChat's too) for live events and search.
+    feed = build_feed(settings, db, events)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         index_task: asyncio.Task[None] | None = None
@@ -127,11 +131,13 @@ def create_app(
             index_task = asyncio.create_task(_indexes_until_ready(db))
         if isinstance(events, RedisEvents):
             await events.start()
+        feed.start()
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
+            await feed.stop()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()
@@ -183,4 +189,5 @@ def create_app(
     app.state.services = services
     app.state.proxies = proxies
     app.state.events = events
+    app.state.feed = feed
     return app

@@ -114,6 +114,9 @@ async def test_deletes_and_other_kinds_are_delivered(
         await events.publish(ConversationEvent("created", ALICE, (cid,)))
         await events.publish(ConversationEvent("title_generated", ALICE, (cid,)))
         await events.publish(ConversationEvent("imported", ALICE, (cid, "other")))
+        # Each event reads the conversation when delivered: receive these
+        # before deleting it, or the delete may overtake their reads.
+        received = [(await ws.receive())["payload"]["data"]["conversationEvents"] for _ in range(3)]
         async with httpx.AsyncClient(base_url=base) as http:
             await http.post(
                 "/graphql",
@@ -124,7 +127,7 @@ async def test_deletes_and_other_kinds_are_delivered(
                 },
                 headers=auth(ALICE),
             )
-        received = [(await ws.receive())["payload"]["data"]["conversationEvents"] for _ in range(4)]
+        received.append((await ws.receive())["payload"]["data"]["conversationEvents"])
     assert [(e["kind"], e["conversation"]) for e in received] == [
         ("CREATED", {"title": "Doomed"}),
         ("TITLE_GENERATED", {"title": "Doomed"}),
