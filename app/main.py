@@ -120,6 +120,7 @@ def create_app(
 
     # Every writer's changes (LibreChat's too) for live events and search.
     feed = build_feed(settings, db, events)
+    services.search_index = feed.index
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

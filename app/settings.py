@@ -63,6 +63,18 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(raw) if raw else None
 
 
+def _index_path(env: Mapping[str, str]) -> Path | None:
+    # SEARCH_INDEX_PATH=:memory: keeps the index in memory (rebuilt each start).
+    raw = _str(env, "SEARCH_INDEX_PATH")
+    if raw == ":memory:":
+        return None
+    return (
+        Path(raw)
+        if raw
+        else Path(_str(env, "CONVOS_DATA_DIR", "data") or "data") / ("search-index.sqlite3")
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """The gateway's configuration; build it with :meth:`from_env`."""
@@ -193,8 +205,8 @@ class Settings:
     # SEARCH_MODE: index = a local SQLite FTS5 trigram index proposes matches that
     # MongoDB confirms; scan = today's regex over every message.
     search_mode: str = "index"
-    # SEARCH_INDEX_PATH: the index file beside this process; default
-    # CONVOS_DATA_DIR/search-index.sqlite3.
+    # SEARCH_INDEX_PATH: the index file beside this process; from the
+    # environment CONVOS_DATA_DIR/search-index.sqlite3; None = in memory.
     search_index_path: Path | None = None
 
     @property
@@ -288,7 +300,7 @@ class Settings:
             change_feed=(_str(e, "CHANGE_FEED", "auto") or "auto").lower(),
             change_feed_poll_s=_float(e, "CHANGE_FEED_POLL_S", 2.0),
             search_mode=(_str(e, "SEARCH_MODE", "index") or "index").lower(),
-            search_index_path=_path(e, "SEARCH_INDEX_PATH"),
+            search_index_path=_index_path(e),
         )
         settings.check()
         return settings

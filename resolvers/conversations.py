@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers import cursor as cursors
+from resolvers import search as search_ops
 from resolvers.clock import utcnow
 from resolvers.errors import BadInput, conversation_forbidden, conversation_not_found
 from resolvers.events import ConversationEvent
@@ -150,7 +151,7 @@ async def list_conversations(
 
     position = cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
     matching_ids = (
-        await message_store.conversation_ids_matching(services.database, user, search)
+        await search_ops.conversation_ids_matching(services, user, search)
         if search is not None
         else []
     )

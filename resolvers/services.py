@@ -10,6 +10,7 @@ from resolvers.rate_limits import RateLimiter
 from resolvers.titles.service import TitleService
 from resolvers.titles.waiting import GEN_TITLE_DELAYS_S
 from storage.database import Database
+from storage.search_index import SearchIndex
 
 
 @dataclass
@@ -28,3 +29,5 @@ class Services:
     title_wait_delays: tuple[float, ...] = GEN_TITLE_DELAYS_S
     # Serialises one user's tag changes (positions, counts); see resolvers/locks.py.
     locks: UserLocks = field(default_factory=UserLocks)
+    # The message search index (SEARCH_MODE=index); None = always the scan.
+    search_index: SearchIndex | None = None
