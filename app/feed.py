@@ -74,4 +74,5 @@ def build_feed(
 
         feed.subscribe(index_changes)
         feed.on_gap(rebuild)
+        search_index.caught_up = feed.caught_up
     return FeedRuntime(feed, database, index)

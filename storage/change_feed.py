@@ -22,6 +22,7 @@ resumes where it was. ``lag_s`` and ``changes_seen`` are its metrics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,7 +41,7 @@ COLLECTIONS = (CONVERSATIONS, MESSAGES, TAGS)
 CHECKPOINTS = "convosgateway_feed"
 MODES = ("auto", "changestream", "poll", "off")
 # How long a change stream's getMore waits for news: the feed's added latency.
-_AWAIT_MS = 250
+_AWAIT_MS = 100
 # Poll mode rereads this far behind its newest updatedAt: writes committed out
 # of order, or stamped by a client whose clock is a little behind ours.
 _POLL_OVERLAP = timedelta(seconds=5)
@@ -107,11 +108,35 @@ class ChangeFeed:
         self.mode_in_use: str | None = None
         self.changes_seen = 0
         self._last_read = time.monotonic()
+        # When a read last found nothing pending, every change before it delivered.
+        self._drained_at = float("-inf")
+        self._drained = asyncio.Condition()
+        self._wake = asyncio.Event()
 
     @property
     def lag_s(self) -> float:
         """Seconds since the feed last read successfully (its health metric)."""
         return time.monotonic() - self._last_read
+
+    async def caught_up(self, timeout_s: float) -> bool:
+        """Wait until every change committed before this call was delivered.
+
+        False when the feed could not show it within ``timeout_s`` (down,
+        lagging): the caller must not rely on what the feed fed.
+        """
+        since = time.monotonic()
+        self._wake.set()  # poll mode: read now instead of after the interval
+        try:
+            async with asyncio.timeout(timeout_s), self._drained:
+                await self._drained.wait_for(lambda: self._drained_at > since)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _mark_drained(self, at: float) -> None:
+        async with self._drained:
+            self._drained_at = at
+            self._drained.notify_all()
 
     def subscribe(self, handler: ChangeHandler) -> None:
         self._handlers.append(handler)
@@ -207,17 +232,25 @@ class ChangeFeed:
     async def _follow_stream(self) -> None:
         stream = await self._open_stream()
         async with stream:
+            # Known from the opening reply: a stop right now still resumes here.
+            self._token = stream.resume_token or self._token
             self.mode_in_use = "changestream"
             self.reading.set()
             saved_at = time.monotonic()
             while True:
                 batch: list[Change] = []
+                drained = False
                 while len(batch) < _POLL_PAGE:
                     event = await stream.try_next()
                     if event is None:
+                        drained = True
                         break
                     batch.append(_from_event(event))
+                # The empty reply came after every change committed before it.
+                drained_at = time.monotonic()
                 await self._deliver(batch)
+                if drained:
+                    await self._mark_drained(drained_at)
                 self._token = stream.resume_token
                 if batch or time.monotonic() - saved_at > _SAVE_EVERY_S:
                     await self._save_checkpoint()
@@ -236,6 +269,8 @@ class ChangeFeed:
         self.mode_in_use = "poll"
         self.reading.set()
         while True:
+            self._wake.clear()
+            cycle_started = time.monotonic()
             floor = self._since - _POLL_OVERLAP
             newest = self._since
             full_page = False
@@ -263,7 +298,9 @@ class ChangeFeed:
             if batch:
                 await self._save_checkpoint()
             if not full_page:
-                await asyncio.sleep(self._poll_s)
+                await self._mark_drained(cycle_started)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
 
     # --- checkpoints ------------------------------------------------------
 

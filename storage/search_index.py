@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,9 @@ class SearchIndex:
             self.instance_id = self._meta("instance") or self._new_instance()
             self.ready = self._meta("built") == "1"
         self.building = False
+        # Set by the owner: waits until the feed delivered every change made
+        # before the call (False if it cannot tell in time); None = trust as is.
+        self.caught_up: Callable[[float], Awaitable[bool]] | None = None
         self._pending: list[Sequence[Change]] = []
         self._build_task: asyncio.Task[None] | None = None
         self.rows_indexed = 0
@@ -228,6 +231,13 @@ class SearchIndex:
         return found
 
     # --- async API ----------------------------------------------------------
+
+    async def current(self, timeout_s: float = 1.0) -> bool:
+        """Whether the index can answer now: built, and the feed caught up with
+        every write made before this call (LibreChat's included)."""
+        if not self.ready:
+            return False
+        return self.caught_up is None or await self.caught_up(timeout_s)
 
     async def apply(self, database: Database, changes: Sequence[Change]) -> None:
         """The change feed subscriber: keep message rows current."""

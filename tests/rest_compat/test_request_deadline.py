@@ -84,7 +84,9 @@ async def test_every_command_a_request_sends_carries_max_time_ms(
 ) -> None:
     await insert_conversation(database, ALICE, title="one")
     db, listener = listened
-    app = create_app(make_settings(mongo_uri, request_timeout_s=3), database=db)
+    # No feed: its background reads are not requests.
+    settings = make_settings(mongo_uri, request_timeout_s=3, change_feed="off")
+    app = create_app(settings, database=db)
     async with app.router.lifespan_context(app), await _client(app) as client:
         listener.commands.clear()
         assert (await client.get("/api/convos", headers=auth(ALICE))).status_code == 200
