@@ -326,6 +326,21 @@ class ChangeFeed:
         )
 
 
+async def record_position(database: Database, checkpoint: str, mode: str = "auto") -> None:
+    """Store "now" as ``checkpoint``'s position, before a rebuild reads everything:
+    a feed started later resumes here (changes during the rebuild replay, harmlessly)."""
+    fields: Document = {"since": _now(), "updatedAt": _now()}
+    if mode in ("auto", "changestream"):
+        pipeline = [{"$match": {"ns.coll": {"$in": list(COLLECTIONS)}}}]
+        try:
+            async with await database.db.watch(pipeline) as stream:
+                fields["token"] = stream.resume_token
+        except OperationFailure:
+            if mode == "changestream":
+                raise
+    await database.db[CHECKPOINTS].update_one({"_id": checkpoint}, {"$set": fields}, upsert=True)
+
+
 def _now() -> datetime:
     # Naive UTC, as LibreChat stores dates (and the client reads them).
     return datetime.now(UTC).replace(tzinfo=None)
