@@ -150,12 +150,10 @@ async def list_conversations(
         raise BadInput(f"pageNumber must be at most {MAX_PAGE_NUMBER}")
 
     position = cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
-    matching_ids = (
-        await search_ops.conversation_ids_matching(services, user, search)
-        if search is not None
-        else []
-    )
-    flt = _list_filter(query, search, matching_ids)
+    flt = _list_filter(query, search, [])
+    scope = await search_ops.search_scope(services, user, flt) if search is not None else None
+    if scope is not None:
+        flt = scope.filter
 
     after: tuple[Any, ...] | None = None
     skip = 0
@@ -201,6 +199,8 @@ async def list_conversations(
         )
         page_number = before // limit + 1
 
+    if scope is not None:
+        docs = await scope.confirmed(docs)  # what the index proposed, checked in MongoDB
     has_more = len(docs) > limit
     items = [_summary(d) for d in docs[:limit]]
     next_cursor = (

@@ -41,7 +41,7 @@ COLLECTIONS = (CONVERSATIONS, MESSAGES, TAGS)
 CHECKPOINTS = "convosgateway_feed"
 MODES = ("auto", "changestream", "poll", "off")
 # How long a change stream's getMore waits for news: the feed's added latency.
-_AWAIT_MS = 100
+_AWAIT_MS = 50
 # Poll mode rereads this far behind its newest updatedAt: writes committed out
 # of order, or stamped by a client whose clock is a little behind ours.
 _POLL_OVERLAP = timedelta(seconds=5)

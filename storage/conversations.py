@@ -67,6 +67,12 @@ class ListFilter:
     # conversations whose messages matched it (found by the messages module).
     search: str | None = None
     search_conversation_ids: Sequence[str] = ()
+    # Set when the search index computed the whole match upfront (title, tags
+    # and messages): the search clause is then only ``$in`` of these ids, or,
+    # with ``search_excluding``, ``$nin`` of the non-matching ones (shorter
+    # when most match) among documents whose ``_id`` is at most this one.
+    search_complete: bool = False
+    search_excluding: Any = None
 
 
 def substring_regex(text: str) -> dict[str, str]:
@@ -86,7 +92,14 @@ def build_filter(user: str, flt: ListFilter) -> Document:
         clauses.append({"tags": {"$in": list(flt.tags)}})
     if flt.pinned is not None:
         clauses.append({"pinned": True} if flt.pinned else {"pinned": {"$ne": True}})
-    if flt.search is not None:
+    if flt.search is not None and flt.search_complete:
+        ids = list(flt.search_conversation_ids)
+        if flt.search_excluding is None:
+            clauses.append({"conversationId": {"$in": ids}})
+        else:
+            clauses.append({"conversationId": {"$nin": ids}})
+            clauses.append({"_id": {"$lte": flt.search_excluding}})
+    elif flt.search is not None:
         rx = substring_regex(flt.search)
         alternatives: list[Document] = [{"title": rx}, {"tags": rx}]
         if flt.search_conversation_ids:

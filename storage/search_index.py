@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MIN_TERM = 3  # the trigram tokenizer's shortest answerable term
 _BUILD_BATCH = 2000
 _CONFIRM_CHUNK = 5000
+# Proposed messages kept per conversation; past them a scan of that conversation.
+_CANDIDATES_PER_CONVERSATION = 3
 # Rounds of "try another candidate message" before the bounded scan fallback.
 _CONFIRM_ROUNDS = 3
 _SEPARATOR = "\u0001"  # between a message's text parts: never in a folded term
@@ -131,8 +133,9 @@ class SearchIndex:
             self.instance_id = self._meta("instance") or self._new_instance()
             self.ready = self._meta("built") == "1"
         self.building = False
-        # Set by the owner: waits until the feed delivered every change made
-        # before the call (False if it cannot tell in time); None = trust as is.
+        # Set by the owner (the change feed's caught_up): waits until every
+        # change committed before the call is in the index (False if that
+        # cannot be shown in time). None = the caller keeps it current.
         self.caught_up: Callable[[float], Awaitable[bool]] | None = None
         self._pending: list[Sequence[Change]] = []
         self._build_task: asyncio.Task[None] | None = None
@@ -317,6 +320,21 @@ class SearchIndex:
         finally:
             self.building = False
 
+    async def candidate_conversations(self, user: str, text: str) -> dict[str, list[str]]:
+        """The index's proposals, unconfirmed: conversation id -> message ids."""
+        found = await asyncio.to_thread(self._all_candidates, user, normalize(text))
+        return found
+
+    def _all_candidates(self, user: str, term: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            rows = self._db.execute(_CANDIDATES_SQL, (_phrase(term), user)).fetchall()
+        for cid, msg_id in rows:
+            ids = found.setdefault(cid, [])
+            if len(ids) < _CANDIDATES_PER_CONVERSATION:
+                ids.append(msg_id)
+        return found
+
     async def conversations_matching(self, database: Database, user: str, text: str) -> list[str]:
         """Ids of the user's conversations with a message containing ``text``,
         proposed by the index and confirmed by MongoDB."""
@@ -344,6 +362,14 @@ class SearchIndex:
         return sorted(matched)
 
 
+async def conversation_fields(database: Database, user: str) -> list[Document]:
+    """Every conversation of the user: id, title, tags (what search matches on)."""
+    cursor = database.conversations.find(
+        {"user": user}, {"conversationId": 1, "title": 1, "tags": 1}, batch_size=1_000_000
+    )
+    return await cursor.to_list(None)
+
+
 def _regex(text: str) -> dict[str, str]:
     return {"$regex": re.escape(text), "$options": "i"}
 
@@ -355,21 +381,59 @@ def _object_id(value: str) -> Any:
 async def _confirm(
     database: Database, user: str, text: str, candidates: dict[str, list[tuple[str, str]]]
 ) -> set[str]:
-    """The conversations whose proposed message really matches, per MongoDB."""
+    """The conversations whose proposed message really matches, in MongoDB now.
+
+    The messages are read by ``_id`` alone (an index lookup; with the regex in
+    the filter SecantusDB scans the collection) and matched with the rule of
+    the scan's regex: case-insensitive literal substring.
+    """
     confirmed: set[str] = set()
-    rx = _regex(text)
-    for field, pairs in candidates.items():
-        path = "text" if field == "text" else "content.text"
+    pattern = literal_pattern(text)
+    for pairs in candidates.values():
         ids = [_object_id(m) for _, m in pairs]
         for start in range(0, len(ids), _CONFIRM_CHUNK):
             chunk = ids[start : start + _CONFIRM_CHUNK]
             cursor = database.messages.find(
-                {"_id": {"$in": chunk}, "user": user, path: rx},
-                {"conversationId": 1, "_id": 0},
+                {"_id": {"$in": chunk}},
+                {"user": 1, "conversationId": 1, "text": 1, "content": 1},
                 batch_size=len(chunk),
             )
             async for doc in cursor:
-                confirmed.add(str(doc["conversationId"]))
+                if doc.get("user") == user and _message_matches(doc, pattern):
+                    confirmed.add(str(doc["conversationId"]))
+    return confirmed
+
+
+def _message_matches(doc: Document, pattern: re.Pattern[str]) -> bool:
+    """The scan's test: ``text`` or any ``content.text`` contains the term."""
+    content = doc.get("content")
+    items = content if isinstance(content, list) else [content]
+    values = [doc.get("text"), *(p.get("text") for p in items if isinstance(p, dict))]
+    return any(isinstance(v, str) and pattern.search(v) for v in values)
+
+
+def literal_pattern(text: str) -> re.Pattern[str]:
+    """The scan's rule, ``{"$regex": re.escape(text), "$options": "i"}``, in Python."""
+    return re.compile(re.escape(text), re.IGNORECASE)
+
+
+async def confirm_conversations(
+    database: Database, user: str, text: str, proposals: dict[str, list[str]]
+) -> set[str]:
+    """Which proposed conversations really have a matching message, in MongoDB now.
+
+    Their proposed messages are read by ``_id`` and matched with the scan's
+    rule; a conversation none of whose proposals match (a stale row) is
+    scanned alone.
+    """
+    if not proposals:
+        return set()
+    ids = [m for messages in proposals.values() for m in messages]
+    candidates = {"any": [("", m) for m in ids]}
+    confirmed = await _confirm(database, user, text, candidates)
+    doubtful = sorted(set(proposals) - confirmed)
+    if doubtful:
+        confirmed |= set(await _scan_conversations(database, user, text, doubtful))
     return confirmed
 
 
