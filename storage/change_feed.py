@@ -40,8 +40,9 @@ COLLECTIONS = (CONVERSATIONS, MESSAGES, TAGS)
 # The gateway's own collection: one checkpoint document per feed name.
 CHECKPOINTS = "convosgateway_feed"
 MODES = ("auto", "changestream", "poll", "off")
-# How long a change stream's getMore waits for news: the feed's added latency.
-_AWAIT_MS = 50
+# How long a change stream's getMore waits for news: the feed's added latency,
+# and what a search waits at most for the feed to show it is current.
+_AWAIT_MS = 25
 # Poll mode rereads this far behind its newest updatedAt: writes committed out
 # of order, or stamped by a client whose clock is a little behind ours.
 _POLL_OVERLAP = timedelta(seconds=5)
