@@ -66,7 +66,9 @@ class RequestDeadline:
             await self.app(scope, receive, send)
             return
         started = False
-        watcher = _DisconnectWatcher(receive)
+        headers = dict(scope.get("headers") or [])
+        has_body = headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+        watcher = _DisconnectWatcher(receive, has_body=has_body)
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
@@ -114,15 +116,17 @@ def _cancelling() -> bool:
 class _DisconnectWatcher:
     """Cancels the request's task when the client disconnects.
 
-    The watcher is the connection's only reader: it hands each body message
-    to the app through a one-slot queue (so a large body is never buffered)
-    and, once the body is through, waits for the disconnect. A GET handler
-    never reads its body; the slot holds it and the watcher still listens.
+    The watcher is the connection's only reader. It reads a body message only
+    when the app asks for one (so a refused upload stays unread), hands it
+    over, and once the body is through keeps reading to see the disconnect.
+    A request without a body (a GET) is read at once: handlers never ask.
     """
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, *, has_body: bool) -> None:
         self._receive = receive
         self._messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
+        self._demand = asyncio.Event()
+        self._has_body = has_body
         self._gone = asyncio.Event()
         self._watch: asyncio.Task[None] | None = None
         self.answered = False
@@ -132,14 +136,23 @@ class _DisconnectWatcher:
         return self._gone.is_set()
 
     async def receive(self) -> Message:
+        self._demand.set()
         return await self._messages.get()
 
     def start(self, task: asyncio.Future[None]) -> None:
         async def watch() -> None:
+            body_done = not self._has_body
+            first = True
             while True:
+                if not body_done or (first and self._has_body):
+                    await self._demand.wait()
+                    self._demand.clear()
+                first = False
                 message = await self._receive()
                 if message["type"] == "http.disconnect":
                     break
+                if not message.get("more_body", False):
+                    body_done = True
                 await self._messages.put(message)
             if not self.answered:
                 self._gone.set()

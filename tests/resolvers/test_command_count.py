@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from app.main import create_app
 from app.settings import Settings
 from storage.database import Database, connect
+from tests.conftest import make_settings
 from tests.utils.factories import ALICE, BASE_TIME, auth, conversation_doc, message_doc
 
 N_CONVERSATIONS = 110
@@ -99,6 +100,13 @@ async def _seed(database: Database) -> None:
             for p, name in enumerate(TAG_NAMES)
         ]
     )
+
+
+@pytest.fixture
+def settings(mongo_uri: str) -> Settings:
+    # No change feed: its background reads (change stream, index build) are
+    # not the requests' commands counted here.
+    return make_settings(mongo_uri, change_feed="off")
 
 
 @pytest.fixture
