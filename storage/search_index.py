@@ -1,5 +1,9 @@
 """A message search index beside the process: SQLite FTS5 with the trigram tokenizer.
 
+(Over 400 lines on purpose: the index file, the case folding it relies on and
+the MongoDB confirmation of what it proposes are one contract; split, each
+half would be wrong without the other.)
+
 Today's semantics are a case-insensitive literal substring of a message's
 ``text`` or any ``content[].text``. Trigrams answer substring queries of 3 or
 more characters; shorter terms are the scan's (resolvers/search.py).
