@@ -215,6 +215,22 @@ def export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def reindex(args: argparse.Namespace) -> int:
+    """Rebuild the search index (SEARCH_INDEX_PATH) from every message in the database."""
+    import asyncio
+
+    from app.reindex import reindex as rebuild
+
+    settings = Settings.from_env()
+    if settings.search_index_file is None:
+        print("convos-gateway: SEARCH_INDEX_PATH=:memory: has no file to rebuild", file=sys.stderr)
+        return 2
+    with database_settings(settings) as settings:
+        rows, seconds = asyncio.run(rebuild(settings))
+    print(f"Indexed {rows:,} messages into {settings.search_index_file} in {seconds:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convos-gateway",
@@ -269,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_schema = sub.add_parser("export-schema", help="print the GraphQL SDL")
     p_schema.set_defaults(func=export_schema)
+
+    p_reindex = sub.add_parser("reindex", help="rebuild the search index (gateway stopped)")
+    p_reindex.set_defaults(func=reindex)
     return parser
 
 
