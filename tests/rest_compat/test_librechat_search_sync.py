@@ -124,3 +124,29 @@ async def test_archiving_leaves_librechat_search_alone(
     )
     assert response.status_code == 200
     assert await _to_sync(database, cid) == (None, 0)
+
+
+async def test_bulk_tag_changes_queue_exactly_the_changed_conversations_for_librechat_search(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tagged, _ = await _indexed_source(database)
+    untouched = await insert_conversation(database, ALICE, title="Other", _meiliIndex=True)
+    ids = [tagged["conversationId"]]
+    added = await client.post(
+        "/api/convos/bulk",
+        json={"ids": ids, "action": "addTag", "tag": "work"},
+        headers=auth(ALICE),
+    )
+    assert added.status_code == 200
+    assert (await _to_sync(database, tagged["conversationId"]))[0] is not None
+    assert (await _to_sync(database, untouched["conversationId"]))[0] is None
+
+    await database.conversations.update_many({}, {"$set": INDEXED})  # LibreChat synced
+    removed = await client.post(
+        "/api/convos/bulk",
+        json={"ids": ids, "action": "removeTag", "tag": "work"},
+        headers=auth(ALICE),
+    )
+    assert removed.status_code == 200
+    assert (await _to_sync(database, tagged["conversationId"]))[0] is not None
+    assert (await _to_sync(database, untouched["conversationId"]))[0] is None
