@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_import.add_argument("file", help="the export file")
     p_import.add_argument("--user", required=True, help="the user id to import for")
-    p_import.set_defaults(func=import_file)
+    p_import.set_defaults(func=import_file, database_settings=database_settings)
 
     p_demo = sub.add_parser(
         "demo", help="load the built-in sample for the development user (embedded database)"

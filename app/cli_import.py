@@ -146,8 +146,6 @@ def import_file(args: argparse.Namespace) -> int:
 
     from pymongo.errors import PyMongoError
 
-    # Imported here: app.cli imports this module for its parser.
-    from app.cli import database_settings
     from resolvers.operations.errors import UserError
     from storage.embedded import EmbeddedServerError
 
@@ -163,7 +161,9 @@ def import_file(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, path.stat().st_size)
     started = time.monotonic()
     try:
-        with database_settings(settings) as settings:
+        # app/cli.py's (MONGO_URI or the embedded one), passed in as for
+        # export: importing app.cli here would close an import cycle.
+        with args.database_settings(settings) as settings:
             result = asyncio.run(_import(settings, path, user, bar))
     except UserError as exc:
         print(f"convos-gateway: nothing imported: {exc.message}", file=sys.stderr)
