@@ -29,8 +29,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from resolvers.feed_events import FreshnessMap
 from resolvers.operations.events import EVENT_KINDS, ConversationEvent, EventKind, EventsOverflow
+from resolvers.operations.feed_events import FreshnessMap
 
 log = logging.getLogger("convos_gateway.events")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from app.events import LocalEvents, RedisEvents
 from app.settings import Settings
-from resolvers.feed_events import FeedEvents
 from resolvers.operations.events import ConversationEvent
+from resolvers.operations.feed_events import FeedEvents
 from storage.change_feed import Change, ChangeFeed
 from storage.database import Database
 from storage.search_index import SearchIndex

@@ -6,7 +6,7 @@ half would be wrong without the other.)
 
 Today's semantics are a case-insensitive literal substring of a message's
 ``text`` or any ``content[].text``. Trigrams answer substring queries of 3 or
-more characters; shorter terms are the scan's (resolvers/search.py).
+more characters; shorter terms are the scan's (resolvers/operations/search.py).
 
 The index only *proposes*: MongoDB confirms (``confirmed_conversations``), so a
 stale row costs a lookup, never a wrong hit. It must never *miss*, so both

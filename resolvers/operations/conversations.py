@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers import search as search_ops
 from resolvers.adapters.services import Services
 from resolvers.operations import cursor as cursors
+from resolvers.operations import search as search_ops
 from resolvers.operations.clock import utcnow
 from resolvers.operations.date_filters import DateRange, check_date_range
 from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
