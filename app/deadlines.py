@@ -2,9 +2,10 @@
 
 An ASGI middleware (issue 10, item 4):
 
-- every command a request sends runs under ``pymongo.timeout``, so MongoDB
-  receives ``maxTimeMS`` and stops the query itself when the request's time
-  is up (the client cancelling alone would leave it running on the server);
+- every command a reading request (GET, a GraphQL query) sends runs under
+  ``pymongo.timeout``, so MongoDB receives ``maxTimeMS`` and stops the query
+  itself when the request's time is up (the client cancelling alone would
+  leave it running on the server); writes get none (see ``__call__``);
 - a REST request still running at the deadline is cancelled and answers 503
   in LibreChat's shape; GraphQL's view has the same deadline
   (``GRAPHQL_TIMEOUT_S`` defaults to ``REQUEST_TIMEOUT_S``) and answers with
@@ -42,6 +43,8 @@ DATABASE_GRACE_S = 0.5
 # 250 MB into the database; gen_title waits up to 15.5 s as LibreChat does.
 EXEMPT_PREFIXES: tuple[str, ...] = ("/api/convos/import", "/api/convos/gen_title/")
 GRAPHQL_PATH = "/graphql"
+# Requests whose database commands get maxTimeMS (see __call__).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def database_deadline(
@@ -93,8 +96,11 @@ class RequestDeadline:
                 watcher.answered = True
             await send(message)
 
-        # GraphQL's view sets its own database deadline (queries only).
-        seconds = 0.0 if path == GRAPHQL_PATH else self.seconds
+        # Reads only: a retried write under a deadline keeps retrying while the
+        # database restarts and can land twice (a duplicate key, a 500).
+        # GraphQL's view sets its own, for queries only.
+        reads = scope["method"] in READ_METHODS and path != GRAPHQL_PATH
+        seconds = self.seconds if reads else 0.0
         with database_deadline(seconds, self.database_up):
             # The task copies the context, deadline included.
             task = asyncio.ensure_future(self.app(scope, watcher.receive, tracked_send))

@@ -142,3 +142,36 @@ async def test_a_client_that_disconnects_cancels_its_request() -> None:
     await asyncio.wait_for(app(scope, receive, send), 30)
     assert cancelled.is_set()
     assert sent == []
+
+
+async def test_writes_carry_no_max_time_ms_so_a_retried_write_is_not_cut_between_writes(
+    mongo_uri: str, database: Database, listened: tuple[Database, _Commands]
+) -> None:
+    conversation = await insert_conversation(database, ALICE, title="one")
+    cid = conversation["conversationId"]
+    db, listener = listened
+    settings = make_settings(mongo_uri, request_timeout_s=3, change_feed="off")
+    app = create_app(settings, database=db)
+    async with app.router.lifespan_context(app), await _client(app) as client:
+        listener.commands.clear()
+        rest = await client.post(
+            "/api/convos/update",
+            json={"arg": {"conversationId": cid, "title": "two"}},
+            headers=auth(ALICE),
+        )
+        assert rest.status_code == 201
+        graphql = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($id: String!, $t: String!) {"
+                " updateConversationTitle(conversationId: $id, title: $t) { title } }",
+                "variables": {"id": cid, "t": "three"},
+            },
+            headers=auth(ALICE),
+        )
+        assert graphql.json()["data"]["updateConversationTitle"]["title"] == "three"
+    writes = [c for c in listener.commands if {"findAndModify", "update", "insert"} & set(c)]
+    assert len(writes) >= 2
+    assert not [c for c in writes if "maxTimeMS" in c]
+    stored = await database.conversations.find_one({"conversationId": cid})
+    assert stored is not None and stored["title"] == "three"
