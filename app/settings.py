@@ -426,7 +426,7 @@ class Settings:
     request_timeout_s: float = setting(
         "REQUEST_TIMEOUT_S",
         10.0,
-        "one request's deadline on both edges, sent to MongoDB as maxTimeMS; then 503 / TIMEOUT",
+        "one request's deadline on both edges, maxTimeMS on its reads; then 503 / TIMEOUT",
     )
     change_feed: str = setting(
         "CHANGE_FEED",
