@@ -195,6 +195,22 @@ def export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def reindex(args: argparse.Namespace) -> int:
+    """Rebuild the search index (SEARCH_INDEX_PATH) from every message in the database."""
+    import asyncio
+
+    from app.reindex import reindex as rebuild
+
+    settings = Settings.from_env()
+    if settings.search_index_file is None:
+        print("convos-gateway: SEARCH_INDEX_PATH=:memory: has no file to rebuild", file=sys.stderr)
+        return 2
+    with database_settings(settings) as settings:
+        rows, seconds = asyncio.run(rebuild(settings))
+    print(f"Indexed {rows:,} messages into {settings.search_index_file} in {seconds:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convos-gateway",
@@ -213,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_import.add_argument("file", help="the export file")
     p_import.add_argument("--user", required=True, help="the user id to import for")
-    p_import.set_defaults(func=import_file)
+    p_import.set_defaults(func=import_file, database_settings=database_settings)
 
     p_demo = sub.add_parser(
         "demo", help="load the built-in sample for the development user (embedded database)"
@@ -249,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_schema = sub.add_parser("export-schema", help="print the GraphQL SDL")
     p_schema.set_defaults(func=export_schema)
+
+    p_reindex = sub.add_parser("reindex", help="rebuild the search index (gateway stopped)")
+    p_reindex.set_defaults(func=reindex)
     return parser
 
 

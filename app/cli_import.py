@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from app.cli_database import database_settings
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -162,7 +161,9 @@ def import_file(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, path.stat().st_size)
     started = time.monotonic()
     try:
-        with database_settings(settings) as settings:
+        # app/cli.py's (MONGO_URI or the embedded one), passed in as for
+        # export: importing app.cli here would close an import cycle.
+        with args.database_settings(settings) as settings:
             result = asyncio.run(_import(settings, path, user, bar))
     except UserError as exc:
         print(f"convos-gateway: nothing imported: {exc.message}", file=sys.stderr)

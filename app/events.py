@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from resolvers.operations.events import ConversationEvent, EventKind, EventsOverflow
+from resolvers.operations.feed_events import FreshnessMap
 
 log = logging.getLogger("convos_gateway.events")
 
@@ -85,6 +86,9 @@ class LocalEvents:
         self._subscribers: dict[str, set[_Subscriber]] = {}
         # Each user's newest event: the only one whose reads are shared.
         self._newest: dict[str, ConversationEvent] = {}
+        # (user, conversation id) -> when an event about it was last delivered,
+        # so the change feed does not repeat what a publish already said.
+        self.recent: FreshnessMap = FreshnessMap()
 
     def subscriber_count(self, user: str | None = None) -> int:
         if user is not None:
@@ -94,7 +98,9 @@ class LocalEvents:
     async def publish(self, event: ConversationEvent) -> None:
         self.deliver(event)
 
-    def deliver(self, event: ConversationEvent) -> None:
+    def deliver(self, event: ConversationEvent, *, announced: bool = True) -> None:
+        if announced:
+            self.recent.touch(event.user, event.conversation_ids)
         previous = self._newest.pop(event.user, None)
         if previous is not None:
             previous.shared.retire()

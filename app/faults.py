@@ -9,7 +9,7 @@ Any other exception is a bug: 500 / INTERNAL_SERVER_ERROR with its traceback.
 
 from __future__ import annotations
 
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -19,9 +19,14 @@ from resolvers.operations.locks import UserLockTimeout
 
 def unavailable_dependency(exc: BaseException) -> str | None:
     """``"database"``, ``"redis"`` or ``"tag lock"`` when ``exc`` says that
-    dependency is down (or held past TAG_LOCK_WAIT_S), else None."""
+    dependency is down (or held past TAG_LOCK_WAIT_S), ``"database deadline"``
+    when the request's time (REQUEST_TIMEOUT_S, sent as maxTimeMS) ran out
+    there, else None."""
     if isinstance(exc, ConnectionFailure | ServerSelectionTimeoutError):
         return "database"
+    if isinstance(exc, PyMongoError) and exc.timeout:
+        # A slow query stopped by its deadline: the caller may retry later.
+        return "database deadline"
     # The rate limits' counters (fail closed) and the shared title cache.
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | RateLimitUnavailable):
         return "redis"

@@ -24,7 +24,9 @@ from starlette.staticfiles import StaticFiles
 from app import metrics
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
+from app.deadlines import RequestDeadline
 from app.events import LocalEvents, RedisEvents
+from app.feed import build_feed
 from app.graphql.graphiql import ASSETS_DIR
 from app.graphql.persisted_queries import PersistedQueries
 from app.graphql.schema import make_schema
@@ -157,6 +159,10 @@ def create_app(
         else UserLocks(wait_s=settings.tag_lock_wait_s),
     )
 
+    # Every writer's changes (LibreChat's too) for live events and search.
+    feed = build_feed(settings, db, events)
+    services.search_index = feed.index
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         index_task: asyncio.Task[None] | None = None
@@ -177,6 +183,7 @@ def create_app(
                 temp_dir=settings.import_temp_dir,
             ),
         )
+        feed.start()
         if on_ready is not None:
             on_ready()
         stop_metrics_port = start_metrics_port(settings)
@@ -185,6 +192,7 @@ def create_app(
         finally:
             stop_metrics_port()
             import_sweep.cancel()
+            await feed.stop()
             if index_task is not None:
                 index_task.cancel()
             await rate_limiter.close()
@@ -231,6 +239,12 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # One deadline per request on both edges, sent to MongoDB as maxTimeMS.
+    app.add_middleware(
+        RequestDeadline,
+        seconds=settings.request_timeout_s,
+        database_up=lambda: db.client.topology_description.has_readable_server(),
+    )
     if tracing is not None:
         # Before observe(): it builds the middleware stack, after which none can be added.
         tracing.instrument_app(app)
@@ -240,4 +254,5 @@ def create_app(
     app.state.services = services
     app.state.proxies = proxies
     app.state.events = events
+    app.state.feed = feed
     return app

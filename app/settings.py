@@ -37,6 +37,7 @@ from typing import Any, Final
 from app.setting_fields import (
     SettingsError,
     env_setting,
+    parse_float,
     parse_int,
     parse_limiter,
     parse_lower,
@@ -334,8 +335,12 @@ class Settings:
         1024 * 1024,
         "larger bodies answer 413 before parsing; a 2,000-token document is ~20 KB",
     )
-    execution_timeout_s: float = setting(
-        "GRAPHQL_TIMEOUT_S", 10.0, "one HTTP operation's execution; then 503 TIMEOUT"
+    execution_timeout_s: float | None = setting(
+        "GRAPHQL_TIMEOUT_S",
+        None,
+        "one HTTP operation's execution; then 503 TIMEOUT; unset = REQUEST_TIMEOUT_S",
+        parse=parse_float,
+        shown="REQUEST_TIMEOUT_S",
     )
     graphql_fast_path: bool = setting(
         "GRAPHQL_FAST_PATH",
@@ -417,9 +422,56 @@ class Settings:
         "on SIGTERM, in-flight requests get this long; with the database's stop, exit within 10 s",
     )
 
+    # --- deadlines, change feed, search index (issue 10) ------------------
+    request_timeout_s: float = setting(
+        "REQUEST_TIMEOUT_S",
+        10.0,
+        "one request's deadline on both edges, maxTimeMS on its reads; then 503 / TIMEOUT",
+    )
+    change_feed: str = setting(
+        "CHANGE_FEED",
+        "auto",
+        "how every writer's changes reach search and live events: changestream, poll, auto, off",
+        parse=parse_lower,
+    )
+    change_feed_poll_s: float = setting(
+        "CHANGE_FEED_POLL_S",
+        2.0,
+        "catch-up interval in poll mode, and the first retry delay after a feed failure",
+    )
+    search_mode: str = setting(
+        "SEARCH_MODE",
+        "index",
+        "index: a local SQLite FTS5 index proposes matches MongoDB confirms; scan: a regex",
+        parse=parse_lower,
+    )
+    search_index_path: Path | None = setting(
+        "SEARCH_INDEX_PATH",
+        None,
+        "the search index file (:memory: = none, rebuilt each start); see search_index_file",
+        parse=parse_path,
+        shown="CONVOS_DATA_DIR/search-index.sqlite3",
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def graphql_timeout_s(self) -> float:
+        """GRAPHQL_TIMEOUT_S, or the request deadline when it is unset."""
+        if self.execution_timeout_s is None:
+            return self.request_timeout_s
+        return self.execution_timeout_s
+
+    @property
+    def search_index_file(self) -> Path | None:
+        """Where the search index lives; None = in memory (``:memory:``)."""
+        if self.search_index_path is None:
+            return self.data_dir / "search-index.sqlite3"
+        if str(self.search_index_path) == ":memory:":
+            return None
+        return self.search_index_path
 
     @property
     def embedded_db(self) -> bool:
@@ -464,8 +516,14 @@ class Settings:
             raise SettingsError(
                 "SERVER_HEADER_TIMEOUT_S and SERVER_BODY_TIMEOUT_S must be positive"
             )
-        if self.execution_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
+        if self.graphql_timeout_s <= 0 or self.ws_init_timeout_s <= 0:
             raise SettingsError("GraphQL timeouts must be positive")
+        if self.request_timeout_s <= 0 or self.change_feed_poll_s <= 0:
+            raise SettingsError("REQUEST_TIMEOUT_S and CHANGE_FEED_POLL_S must be positive")
+        if self.change_feed not in {"auto", "changestream", "poll", "off"}:
+            raise SettingsError("CHANGE_FEED must be auto, changestream, poll or off")
+        if self.search_mode not in {"index", "scan"}:
+            raise SettingsError("SEARCH_MODE must be index or scan")
         if self.max_list_size < 1 or self.event_queue_size < 1:
             raise SettingsError("GRAPHQL_MAX_LIST_SIZE and GRAPHQL_EVENT_QUEUE_SIZE must be >= 1")
         if self.max_messages_per_conversation < 1:

@@ -18,6 +18,7 @@ from typing import Any
 
 from storage.database import Database, Document, find_page, update_returning
 from storage.documents import HIDDEN
+from storage.librechat_fields import REINDEX, new_document, new_documents
 
 # Conversations of an import in progress carry this field (storage/imports.py)
 # and expiredAt: lists skip them for expiredAt, reads by id and tag counts for
@@ -115,6 +116,12 @@ class ListFilter:
     search: str | None = None
     search_conversation_ids: Sequence[str] = ()
     dates: DateRange = DateRange()
+    # Set when the search index computed the whole match upfront (title, tags
+    # and messages): the search clause is then only ``$in`` of these ids, or,
+    # with ``search_excluding``, ``$nin`` of the non-matching ones (shorter
+    # when most match) among documents whose ``_id`` is at most this one.
+    search_complete: bool = False
+    search_excluding: Any = None
 
 
 # The longest regex pattern every supported database accepts: SecantusDB
@@ -151,7 +158,14 @@ def build_filter(user: str, flt: ListFilter) -> Document:
         clauses.append({"tags": {"$in": list(flt.tags)}})
     if flt.pinned is not None:
         clauses.append({"pinned": True} if flt.pinned else {"pinned": {"$ne": True}})
-    if flt.search is not None:
+    if flt.search is not None and flt.search_complete:
+        ids = list(flt.search_conversation_ids)
+        if flt.search_excluding is None:
+            clauses.append({"conversationId": {"$in": ids}})
+        else:
+            clauses.append({"conversationId": {"$nin": ids}})
+            clauses.append({"_id": {"$lte": flt.search_excluding}})
+    elif flt.search is not None:
         rx = substring_regex(flt.search)
         alternatives: list[Document] = [{"title": rx}, {"tags": rx}]
         if flt.search_conversation_ids:
@@ -269,13 +283,13 @@ async def find_one(
 
 async def insert(database: Database, doc: Document) -> None:
     """Insert a new conversation; ``(conversationId, user)`` is unique."""
-    await database.conversations.insert_one(doc)
+    await database.conversations.insert_one(new_document(doc))
 
 
 async def insert_many(database: Database, docs: Sequence[Document]) -> None:
     """Insert new conversations in one round trip, in any order (imports)."""
     if docs:
-        await database.conversations.insert_many(list(docs), ordered=False)
+        await database.conversations.insert_many(new_documents(docs), ordered=False)
 
 
 async def delete_by_ids(database: Database, user: str, conversation_ids: Sequence[str]) -> int:
@@ -302,8 +316,11 @@ async def update_fields(
     """Apply ``$set`` changes and return the updated document, or None if absent.
 
     Never upserts: renaming a conversation that does not exist is a 404, not a
-    new stub document (LibreChat's upsert creates one).
+    new stub document (LibreChat's upsert creates one). A title change marks
+    the document for LibreChat's search sync.
     """
+    if "title" in changes:
+        changes = {**changes, **REINDEX}
     return await update_returning(
         database.conversations,
         {"conversationId": conversation_id, "user": user},
@@ -318,7 +335,7 @@ async def set_tags(
     return await update_returning(
         database.conversations,
         {"conversationId": conversation_id, "user": user},
-        {"$set": {"tags": tags, "updatedAt": now}},
+        {"$set": {"tags": tags, "updatedAt": now, **REINDEX}},
         {"tags": 1},
     )
 
@@ -330,20 +347,20 @@ async def add_tag(
     return await update_returning(
         database.conversations,
         {"conversationId": conversation_id, "user": user},
-        {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now}},
+        {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}},
         {"tags": 1},
     )
 
 
 async def rename_tag(database: Database, user: str, old: str, new: str, now: datetime) -> None:
     await database.conversations.update_many(
-        {"user": user, "tags": old}, {"$set": {"tags.$": new, "updatedAt": now}}
+        {"user": user, "tags": old}, {"$set": {"tags.$": new, "updatedAt": now, **REINDEX}}
     )
 
 
 async def pull_tag(database: Database, user: str, tag: str, now: datetime) -> None:
     await database.conversations.update_many(
-        {"user": user, "tags": tag}, {"$pull": {"tags": tag}, "$set": {"updatedAt": now}}
+        {"user": user, "tags": tag}, {"$pull": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}}
     )
 
 
@@ -436,6 +453,6 @@ async def set_title_if_default(
     return await update_returning(
         database.conversations,
         {"conversationId": conversation_id, "user": user, "title": {"$in": list(defaults)}},
-        {"$set": {"title": title, "updatedAt": now}},
+        {"$set": {"title": title, "updatedAt": now, **REINDEX}},
         {"_id": 1},
     )

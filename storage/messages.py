@@ -8,6 +8,7 @@ from typing import Any
 from storage.conversations import after_position, substring_regex
 from storage.database import WHOLE_RESULT, Database, Document, find_page
 from storage.documents import HIDDEN
+from storage.librechat_fields import new_documents
 
 # Tree-rebuild order: a parent is always created before its children.
 TREE_ORDER = [("createdAt", 1), ("_id", 1)]
@@ -158,7 +159,7 @@ async def insert_many(
     faster; for callers that undo a failure by conversation id (imports).
     """
     if docs:
-        await database.messages.insert_many(list(docs), ordered=ordered)
+        await database.messages.insert_many(new_documents(docs), ordered=ordered)
 
 
 async def delete_by_ids(database: Database, user: str, ids: Sequence[Any]) -> int:

@@ -70,6 +70,8 @@ async def insert(
         "position": position,
         "createdAt": now,
         "updatedAt": now,
+        # Mongoose's version key on a new document, as LibreChat creates tags.
+        "__v": 0,
     }
     if description is not None:
         fields["description"] = description

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -72,7 +73,16 @@ async def database(mongo_uri: str, db_name: str) -> AsyncIterator[Database]:
 
 
 def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
-    base = Settings(env="test", jwt_secret=JWT_SECRET, mongo_uri=mongo_uri)
+    # No change feed unless a test asks for one: its background reads would
+    # slow every test and add commands to those that count them. Its search
+    # index, when asked for, in memory (not a file in CONVOS_DATA_DIR).
+    base = Settings(
+        env="test",
+        jwt_secret=JWT_SECRET,
+        mongo_uri=mongo_uri,
+        change_feed="off",
+        search_index_path=Path(":memory:"),
+    )
     return Settings(**{**base.__dict__, **overrides})
 
 

@@ -41,6 +41,11 @@ async def finish_or_cancel(
     execution.add_done_callback(_retrieve)
 
 
+def may_be_mutation(query: str | None, name: str | None) -> bool:
+    """Whether the document may run a mutation; only one naming the word is parsed."""
+    return query is not None and "mutation" in query and is_mutation(query, name)
+
+
 def is_mutation(query: str | None, name: str | None) -> bool:
     try:
         document = parse(query or "")

@@ -20,6 +20,7 @@ Strawberry's own view: limits are validation rules cached with the document
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +43,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.auth import TokenVerifier
 from app.client_ip import TrustedProxies
+from app.deadlines import database_deadline
 from app.graphql.graphiql import graphiql_response
 from app.graphql.http_semantics import (
     APPLICATION_JSON,
@@ -55,7 +57,7 @@ from app.graphql.http_semantics import (
     timeout_error,
 )
 from app.graphql.persisted_queries import PersistedQueries, PersistedQueryError
-from app.graphql.timeouts import finish_or_cancel
+from app.graphql.timeouts import finish_or_cancel, may_be_mutation
 from app.graphql.uploads import (
     SpoolingRequestAdapter,
     UploadRequest,
@@ -204,6 +206,13 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             and "text/html" in request.headers.get("accept", "")
         )
 
+    def _execution_context(self, query: str | None, name: str | None) -> contextvars.Context:
+        """The request's context, with its database deadline unless it may mutate."""
+        seconds = 0.0 if may_be_mutation(query, name) else self.settings.graphql_timeout_s
+        client = self.services.database.client
+        with database_deadline(seconds, client.topology_description.has_readable_server):
+            return contextvars.copy_context()
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = SubResponse()
         sub.status_code = None  # type: ignore[assignment]
@@ -226,7 +235,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             services=self.services,
             user_id=user,
             auth_error=reason or "No auth token",
-            deadline_s=self.settings.execution_timeout_s,
+            deadline_s=self.settings.graphql_timeout_s,
             # The same client address REST uses, so per-IP limits are shared.
             extra={
                 "request": request,
@@ -292,7 +301,7 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
             resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as exc:
             return ExecutionResult(data=None, errors=[exc.graphql_error()])
-        execution = asyncio.ensure_future(
+        execution = asyncio.get_running_loop().create_task(
             self.schema.execute(
                 resolved.query,
                 root_value=root_value,
@@ -301,19 +310,22 @@ class GraphQLApp(GraphQL[GraphQLContext, None]):
                 operation_name=request_data.operation_name,
                 allowed_operation_types=allowed,
                 operation_extensions=request_data.extensions,
-            )
+            ),
+            # The request's deadline reaches MongoDB as maxTimeMS for queries; a
+            # mutation gets none, so a timed-out one can finish (finish_or_cancel).
+            context=self._execution_context(resolved.query, request_data.operation_name),
         )
         try:
             # Shielded: the timeout answers the client, it does not decide
             # whether the work stops (below).
             result = await asyncio.wait_for(
-                asyncio.shield(execution), self.settings.execution_timeout_s
+                asyncio.shield(execution), self.settings.graphql_timeout_s
             )
         except TimeoutError:
             log.warning("GraphQL operation %r timed out", request_data.operation_name)
             await finish_or_cancel(execution, resolved.query, request_data.operation_name)
             return ExecutionResult(
-                data=None, errors=[timeout_error(self.settings.execution_timeout_s)]
+                data=None, errors=[timeout_error(self.settings.graphql_timeout_s)]
             )
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc

@@ -36,7 +36,7 @@ def user_error_response(exc: UserError) -> Response:
 
 def fault_response(exc: Exception) -> Response:
     """A server-side failure: 503 while the database (or the rate limits' Redis)
-    is unreachable, else 500.
+    is unreachable or the request's database deadline ran out, else 500.
 
     No stack trace or driver message leaves the process; the log has them.
     """

@@ -11,6 +11,7 @@ from resolvers.operations.locks import UserLock, UserLocks
 from resolvers.titles.service import TitleService
 from resolvers.titles.waiting import GEN_TITLE_DELAYS_S
 from storage.database import Database
+from storage.search_index import SearchIndex
 
 
 @dataclass
@@ -35,3 +36,5 @@ class Services:
     max_messages_per_conversation: int = 2000
     # Told when imports start and end (the app's metrics); nobody by default.
     import_observer: ImportObserver = field(default_factory=NoImportObserver)
+    # The message search index (SEARCH_MODE=index); None = always the scan.
+    search_index: SearchIndex | None = None

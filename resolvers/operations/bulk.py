@@ -32,6 +32,7 @@ from storage import messages as message_store
 from storage import selection as selection_store
 from storage.database import Document
 from storage.documents import tag_names
+from storage.librechat_fields import REINDEX
 
 
 class BulkAction(StrEnum):
@@ -96,13 +97,13 @@ def _change(action: BulkAction, tag: str | None) -> _Change:
         return _Change(
             lambda d: tag not in tag_names(d),
             {"tags": {"$ne": tag}},
-            {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now}},
+            {"$addToSet": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}},
         )
     if action is BulkAction.REMOVE_TAG:
         return _Change(
             lambda d: tag in tag_names(d),
             {"tags": tag},
-            {"$pull": {"tags": tag}, "$set": {"updatedAt": now}},
+            {"$pull": {"tags": tag}, "$set": {"updatedAt": now, **REINDEX}},
         )
     raise AssertionError(action)  # delete has its own path
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from resolvers.adapters.services import Services
 from resolvers.operations import cursor as cursors
+from resolvers.operations import search as search_ops
 from resolvers.operations.clock import utcnow
 from resolvers.operations.date_filters import DateRange, check_date_range
 from resolvers.operations.errors import BadInput, conversation_forbidden, conversation_not_found
@@ -164,12 +165,10 @@ async def list_conversations(
         raise BadInput(f"pageNumber must be at most {MAX_PAGE_NUMBER}")
 
     position = cursors.decode(query.cursor, query.sort_by, direction) if query.cursor else None
-    matching_ids = (
-        await message_store.conversation_ids_matching(services.database, user, search)
-        if search is not None
-        else []
-    )
-    flt = list_filter(query, search, matching_ids)
+    flt = list_filter(query, search, [])
+    scope = await search_ops.search_scope(services, user, flt) if search is not None else None
+    if scope is not None:
+        flt = scope.filter
 
     after: tuple[Any, ...] | None = None
     skip = 0
@@ -215,6 +214,8 @@ async def list_conversations(
         )
         page_number = before // limit + 1
 
+    if scope is not None:
+        docs = await scope.confirmed(docs)  # what the index proposed, checked in MongoDB
     has_more = len(docs) > limit
     items = docs[:limit]
     next_cursor = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -113,8 +114,10 @@ class TitleService:
             for role in ("user", "assistant")
             if (text := first_text(sources, role))
         )
+        # A fresh context: the task outlives the request that scheduled it and
+        # must not inherit its database deadline (pymongo.timeout).
         task = asyncio.get_running_loop().create_task(
-            self._run(key, kept, on_title), name=f"title:{key}"
+            self._run(key, kept, on_title), name=f"title:{key}", context=contextvars.Context()
         )
         self._tasks[key] = task
         task.add_done_callback(lambda done: self._forget(key, done))

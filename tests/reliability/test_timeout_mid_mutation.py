@@ -27,9 +27,11 @@ mutation($c: String!, $m: String!) {
 }"""
 
 
-@pytest.fixture
-def settings(mongo_uri: str) -> Settings:
-    return make_settings(mongo_uri, execution_timeout_s=1.0)
+@pytest.fixture(params=["execution_timeout_s", "request_timeout_s"])
+def settings(mongo_uri: str, request: pytest.FixtureRequest) -> Settings:
+    # GRAPHQL_TIMEOUT_S itself, or REQUEST_TIMEOUT_S (its default): the
+    # request's database deadline (maxTimeMS) must not cut a mutation either.
+    return make_settings(mongo_uri, **{request.param: 1.0})
 
 
 async def test_a_fork_stopped_by_the_timeout_leaves_true_tag_counts(

@@ -109,9 +109,13 @@ async def _seed(database: Database) -> None:
 def settings(mongo_uri: str) -> Settings:
     # This module counts database commands for pages of up to 100 conversations
     # with their messages and tags; the cost limit (tests/app/test_graphql_limits.py)
-    # would refuse such pages at the default bounds.
+    # would refuse such pages at the default bounds. No change feed: its
+    # background reads (change stream, index build) are not the requests' commands.
     return make_settings(
-        mongo_uri, max_messages_per_conversation=MESSAGES_PER_CONVERSATION, max_query_cost=10**6
+        mongo_uri,
+        max_messages_per_conversation=MESSAGES_PER_CONVERSATION,
+        max_query_cost=10**6,
+        change_feed="off",
     )
 
 

@@ -122,7 +122,10 @@ async def test_rename_archive_and_pin_keep_every_other_field(
         )
         assert response.status_code == 201
         stored = await _stored(database, cid)
-        assert _without(stored, "title", "updatedAt") == _without(original, "title", "updatedAt")
+        # A rename also queues the document for LibreChat's search (_meiliIndex).
+        changed = ("title", "updatedAt", "_meiliIndex")
+        assert _without(stored, *changed) == _without(original, *changed)
+        assert stored["_meiliIndex"] is False
         renamed = stored
 
         response = await client.post(
@@ -153,7 +156,9 @@ async def test_tag_operations_keep_every_other_field(
     response = await client.post(f"/api/tags/convo/{cid}", json={"tag": "a"}, headers=auth(ALICE))
     assert (response.status_code, response.json()) == (200, ["a"])
     stored = await _stored(database, cid)
-    assert _without(stored, "tags", "updatedAt") == _without(minimal, "updatedAt")
+    # Tags are indexed by LibreChat's search: the change queues a re-index.
+    assert _without(stored, "tags", "updatedAt", "_meiliIndex") == _without(minimal, "updatedAt")
+    assert stored["_meiliIndex"] is False
 
     response = await client.put(
         f"/api/tags/convo/{cid}", json={"tags": ["a", "b"]}, headers=auth(ALICE)
@@ -165,7 +170,9 @@ async def test_tag_operations_keep_every_other_field(
     assert response.status_code == 200
     stored = await _stored(database, cid)
     assert stored["tags"] == ["c"]
-    assert _without(stored, "tags", "updatedAt") == _without(minimal, "updatedAt")
+    # Tags are indexed by LibreChat's search: the change queues a re-index.
+    assert _without(stored, "tags", "updatedAt", "_meiliIndex") == _without(minimal, "updatedAt")
+    assert stored["_meiliIndex"] is False
 
 
 async def test_existing_librechat_tags_are_served_and_extended(

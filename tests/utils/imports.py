@@ -98,10 +98,13 @@ async def stored_imports(database: Database, user: str = USER) -> list[ParsedCon
     An import gives ObjectIds in the order it emits documents (one process,
     one increasing counter), so ``_id`` order is file order, parents first.
     """
-    conversations = await database.conversations.find({"user": user}, sort=[("_id", 1)]).to_list(
-        None
-    )
-    messages = await database.messages.find({"user": user}, sort=[("_id", 1)]).to_list(None)
+    # Without the fields storage adds to every new document (LibreChat's
+    # search sync bookkeeping), so stored documents compare with parsed ones.
+    hidden = {"_meiliIndex": 0, "expiredAt": 0, "__v": 0}
+    conversations = await database.conversations.find(
+        {"user": user}, hidden, sort=[("_id", 1)]
+    ).to_list(None)
+    messages = await database.messages.find({"user": user}, hidden, sort=[("_id", 1)]).to_list(None)
     by_conversation: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         by_conversation.setdefault(message["conversationId"], []).append(message)
