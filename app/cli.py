@@ -130,21 +130,22 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
+def _refused(message: str) -> int:
+    """A command that cannot run as asked: one line on stderr, exit status 2."""
+    print(f"convos-gateway: {message}", file=sys.stderr)
+    return 2
+
+
 def demo(args: argparse.Namespace) -> int:
     """Load the built-in sample for the development user (``--reset``: replace their data)."""
     from app.demo import describe, load_first_run_sample, reload_sample
 
     settings = Settings.from_env()
     if settings.production:
-        print("convos-gateway: no sample in production (CONVOS_ENV=production)", file=sys.stderr)
-        return 2
+        return _refused("no sample in production (CONVOS_ENV=production)")
     if settings.mongo_uri is not None:
         # The sample is for the embedded database; MONGO_URI is someone's LibreChat.
-        print(
-            "convos-gateway: the sample loads only into the embedded database; unset MONGO_URI",
-            file=sys.stderr,
-        )
-        return 2
+        return _refused("the sample loads only into the embedded database; unset MONGO_URI")
     try:
         with database_settings(settings) as database:
             if args.reset:
@@ -161,12 +162,10 @@ def demo(args: argparse.Namespace) -> int:
     except EmbeddedServerError as exc:
         # Most often a running gateway holds the data folder.
         reason = str(exc).splitlines()[0]
-        print(
-            f"convos-gateway: cannot open the embedded database in {settings.data_dir} "
-            f"({reason}); stop a gateway running on it first",
-            file=sys.stderr,
+        return _refused(
+            f"cannot open the embedded database in {settings.data_dir} "
+            f"({reason}); stop a gateway running on it first"
         )
-        return 2
     print(f"Loaded the sample: {describe(result, DEV_USER_ID)}")
     return 0
 
@@ -183,8 +182,7 @@ def doctor(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.mongo_uri is None:
-        print("convos-gateway: doctor checks an existing database: set MONGO_URI", file=sys.stderr)
-        return 2
+        return _refused("doctor checks an existing database: set MONGO_URI")
     return doctor.run(settings, sys.stdout, sample=args.sample, create_indexes=args.create_indexes)
 
 
@@ -203,8 +201,7 @@ def reindex(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.search_index_file is None:
-        print("convos-gateway: SEARCH_INDEX_PATH=:memory: has no file to rebuild", file=sys.stderr)
-        return 2
+        return _refused("SEARCH_INDEX_PATH=:memory: has no file to rebuild")
     with database_settings(settings) as settings:
         rows, seconds = asyncio.run(rebuild(settings))
     print(f"Indexed {rows:,} messages into {settings.search_index_file} in {seconds:.1f} s")

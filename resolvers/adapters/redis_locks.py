@@ -39,29 +39,23 @@ log = logging.getLogger(__name__)
 # short, because tag changes take milliseconds and only one waiter per
 # replica polls (the others wait on the in-process lock).
 POLL_S = 0.01
+# Keys of the per-user locks in the shared Redis.
+KEY_PREFIX = "convos-gateway:tag-lock"
 
 
 class RedisUserLocks:
     """Per-user locks in Redis, with a renewed lease, shared by every replica."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        prefix: str = "convos-gateway:tag-lock",
-        lease_s: float = 10.0,
-        wait_s: float = 30.0,
-    ) -> None:
+    def __init__(self, redis: Redis, *, lease_s: float = 10.0, wait_s: float = 30.0) -> None:
         if lease_s <= 0 or wait_s <= 0:
             raise ValueError("the lease and the wait must be positive")
         self._redis = redis
-        self._prefix = prefix
         self._lease_s = lease_s
         self._wait_s = wait_s
         self._local = UserLocks()
 
     def key(self, user: str) -> str:
-        return f"{self._prefix}:{user}"
+        return f"{KEY_PREFIX}:{user}"
 
     @contextlib.asynccontextmanager
     async def hold(self, user: str) -> AsyncIterator[None]:
