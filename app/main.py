@@ -161,6 +161,8 @@ def create_app(
 
     # Every writer's changes (LibreChat's too) for live events and search.
     feed = build_feed(settings, db, events)
+    if settings.metrics_enabled:
+        metrics.watch_change_feed(feed.feed)
     services.search_index = feed.index
 
     @contextlib.asynccontextmanager

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -120,6 +121,16 @@ WEBSOCKETS = Gauge(
 )
 SUBSCRIPTIONS = Gauge(
     "convos_graphql_subscriptions_active", "GraphQL subscriptions running now.", registry=REGISTRY
+)
+CHANGE_FEED_LAG = Gauge(
+    "convos_change_feed_lag_seconds",
+    "Seconds since the change feed last read the database (grows while it cannot).",
+    registry=REGISTRY,
+)
+CHANGE_FEED_CHANGES = Gauge(
+    "convos_change_feed_changes_seen",
+    "Changes the change feed has read since the process started.",
+    registry=REGISTRY,
 )
 DEPENDENCY_UP = Gauge(
     "convos_dependency_up",
@@ -248,6 +259,19 @@ class ImportMetrics:
 
 
 IMPORT_METRICS = ImportMetrics()
+
+
+class _Feed(Protocol):
+    @property
+    def lag_s(self) -> float: ...
+
+    changes_seen: int
+
+
+def watch_change_feed(feed: _Feed) -> None:
+    """Read the process's change feed's lag and count at each scrape."""
+    CHANGE_FEED_LAG.set_function(lambda: feed.lag_s)
+    CHANGE_FEED_CHANGES.set_function(lambda: float(feed.changes_seen))
 
 
 def dependency_up(name: str, up: bool) -> None:

@@ -275,3 +275,27 @@ async def test_metrics_port_serves_metrics_only_there(mongo_uri: str, database: 
     # Stopped with the app: the port is free again.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/metrics")
+
+
+async def test_the_change_feeds_lag_and_changes_are_gauged(
+    mongo_uri: str, database: Database
+) -> None:
+    settings = make_settings(mongo_uri, change_feed="changestream")
+    application = create_app(settings, database=database)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as client,
+    ):
+        before = sample((await client.get("/metrics")).text, "convos_change_feed_changes_seen")
+        await insert_conversation(database, ALICE, title="written by another writer")
+        seen = before
+        for _ in range(100):  # bounded wait for the feed, no timing assertion
+            seen = sample((await client.get("/metrics")).text, "convos_change_feed_changes_seen")
+            if seen > before:
+                break
+            await asyncio.sleep(0.05)
+        lag = sample((await client.get("/metrics")).text, "convos_change_feed_lag_seconds")
+    assert seen > before
+    assert lag >= 0
