@@ -198,6 +198,12 @@ async def test_body_cap_also_applies_without_content_length(
     assert response.status_code == 413
 
 
+# A deadline of 1 ns can cancel PyMongo while it opens a pooled connection; the
+# half-open socket is then left to the garbage collector (PyMongo's behaviour
+# on cancellation), which reports it as an unclosed socket at some later test.
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
 async def test_execution_timeout_answers_503_timeout(mongo_uri: str, database: Database) -> None:
     await insert_conversation(database, ALICE)
     # A deadline shorter than any database round trip.
