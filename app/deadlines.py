@@ -121,7 +121,18 @@ class RequestDeadline:
             task.cancel()
             if watcher.disconnected and not _cancelling():
                 # The client went away: its work is cancelled, nothing to answer.
-                log.info("%s %s cancelled: the client disconnected", scope["method"], path)
+                if not watcher.body_done:
+                    # The same line as app/server.py's DisconnectGuard writes.
+                    client = scope.get("client")
+                    peer = f"{client[0]}:{client[1]}" if client else "?"
+                    log.info(
+                        "client %s left before sending its whole request: %s %s",
+                        peer,
+                        scope["method"],
+                        path,
+                    )
+                else:
+                    log.info("%s %s cancelled: the client disconnected", scope["method"], path)
                 return
             raise
         finally:
@@ -151,6 +162,8 @@ class _DisconnectWatcher:
         self._gone = asyncio.Event()
         self._watch: asyncio.Task[None] | None = None
         self.answered = False
+        # Whether the whole request body arrived (a request without one: at once).
+        self.body_done = not has_body
 
     @property
     def disconnected(self) -> bool:
@@ -169,11 +182,18 @@ class _DisconnectWatcher:
                     await self._demand.wait()
                     self._demand.clear()
                 first = False
-                message = await self._receive()
+                try:
+                    message = await self._receive()
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:
+                    # An outer layer (app/server.py's DisconnectGuard) raises when
+                    # the client leaves mid-body: the same as a disconnect here.
+                    message = {"type": "http.disconnect"}
                 if message["type"] == "http.disconnect":
                     break
                 if not message.get("more_body", False):
-                    body_done = True
+                    body_done = self.body_done = True
                 await self._messages.put(message)
             if not self.answered:
                 self._gone.set()
