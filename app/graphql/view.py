@@ -1,6 +1,8 @@
 """The GraphQL endpoint: Strawberry's ASGI view made production-ready.
 
-This module wires the parts together; each lives in its own module and is
+(Just over 400 lines: the overrides of Strawberry's view are one class, and
+each stays next to the others it must agree with.) This module wires the
+parts together; each lives in its own module and is
 bounded by a setting (app/settings.py):
 
 - GraphQL over HTTP semantics (app/graphql/http_semantics.py);
