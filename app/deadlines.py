@@ -34,6 +34,7 @@ import pymongo
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.jsonutil import JSONResponse
+from app.server import client_address
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,9 @@ class RequestDeadline:
                 # The client went away: its work is cancelled, nothing to answer.
                 if not watcher.body_done:
                     # The same line as app/server.py's DisconnectGuard writes.
-                    client = scope.get("client")
-                    peer = f"{client[0]}:{client[1]}" if client else "?"
                     log.info(
                         "client %s left before sending its whole request: %s %s",
-                        peer,
+                        client_address(scope.get("client")),
                         scope["method"],
                         path,
                     )

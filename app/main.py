@@ -11,9 +11,6 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,6 +36,7 @@ from app.rest import bulk, convos, exports, imports, messages, tags
 from app.settings import Settings
 from app.tracing import Tracing
 from resolvers.adapters.redis_locks import RedisUserLocks
+from resolvers.adapters.redis_retry import stale_connection_retry
 from resolvers.adapters.services import Services
 from resolvers.importing import operation as import_ops
 from resolvers.operations.locks import UserLocks
@@ -131,10 +129,7 @@ def create_app(
     redis = (
         Redis.from_url(
             settings.redis_uri,
-            # A pooled connection from before a Redis restart fails once:
-            # retried at once on a fresh one, as the rate limits' pool does.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
+            **stale_connection_retry(),
         )
         if settings.redis_uri
         else None

@@ -37,7 +37,8 @@ from app.settings import Settings
 log = logging.getLogger("convos_gateway.server")
 
 
-def _peer(client: Any) -> str:
+def client_address(client: Any) -> str:
+    """``host:port`` of an ASGI scope's ``client``, for log lines."""
     return f"{client[0]}:{client[1]}" if client else "unknown client"
 
 
@@ -124,7 +125,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``status`` (None: nothing) and close the connection."""
         self._refused = True
         self._disarm()
-        log.info("closed connection from %s: %s", _peer(self.client), reason)
+        log.info("closed connection from %s: %s", client_address(self.client), reason)
         if self.transport.is_closing():
             return
         if status is not None:
@@ -264,7 +265,7 @@ class DisconnectGuard:
             client = scope.get("client")
             log.info(
                 "client %s left before sending its whole request: %s %s",
-                _peer(client),
+                client_address(client),
                 scope.get("method"),
                 scope.get("path"),
             )

@@ -175,18 +175,14 @@ class RateLimiter:
         # Our own pool (redis-py, installed anyway) so that shutdown can close
         # its connections; limits' default client library (coredis) is not used.
         import redis.asyncio
-        import redis.exceptions
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
+
+        from resolvers.adapters.redis_retry import stale_connection_retry
 
         pool: redis.asyncio.ConnectionPool = redis.asyncio.ConnectionPool.from_url(
             uri.removeprefix("async+").replace("redis+unix://", "unix://"),
             socket_timeout=REDIS_TIMEOUT_S,
             socket_connect_timeout=REDIS_TIMEOUT_S,
-            # A pooled connection from before a Redis restart fails once; retry
-            # it on a fresh connection at once rather than refuse a request.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[redis.exceptions.ConnectionError],
+            **stale_connection_retry(),
         )
         storage = storage_from_string(
             uri,

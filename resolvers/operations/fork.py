@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Final
 
 from bson import ObjectId
+from pymongo.errors import ConnectionFailure
 
 from resolvers.adapters.services import Services
 from resolvers.operations.admission import Admission
@@ -339,6 +340,10 @@ def new_conversation(
 async def _delete_messages(services: Services, user: str, messages: Iterable[Document]) -> None:
     try:
         await message_store.delete_by_ids(services.database, user, [m["_id"] for m in messages])
+    except ConnectionFailure as exc:
+        # The database is down (the likely cause of the failed copy too): one
+        # line, not a traceback per copy, while it is.
+        log.warning("could not delete the messages of a failed copy: %s", type(exc).__name__)
     except Exception:  # the original failure is what the caller must see
         log.exception("could not delete the messages of a failed copy")
 

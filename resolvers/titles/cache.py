@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+
+from resolvers.adapters.redis_retry import stale_connection_retry
 
 REDIS_KEY_PREFIX = "GEN_TITLE:"
 """LibreChat's cache namespace for titles, so an operator recognises the keys."""
@@ -140,9 +139,7 @@ class RedisTitleCache:
         client = Redis.from_url(
             url,
             decode_responses=True,
-            # A connection from before a Redis restart is retried once on a fresh one.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
+            **stale_connection_retry(),
         )
         return cls(client, prefix=prefix, owns_client=True)
 
