@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from storage.database import Database, Document, find_page, update_returning
+from storage.database import Database, Document, aggregate_all, find_page, update_returning
 from storage.documents import HIDDEN
 from storage.librechat_fields import REINDEX, new_document, new_documents
 
@@ -117,9 +117,10 @@ class ListFilter:
     search_conversation_ids: Sequence[str] = ()
     dates: DateRange = DateRange()
     # Set when the search index computed the whole match upfront (title, tags
-    # and messages): the search clause is then only ``$in`` of these ids, or,
-    # with ``search_excluding``, ``$nin`` of the non-matching ones (shorter
-    # when most match) among documents whose ``_id`` is at most this one.
+    # and messages): the search clause is then only these ids (read through
+    # the conversationId index, see _narrowing), or, with ``search_excluding``,
+    # ``$nin`` of the non-matching ones (shorter when most match) among
+    # documents whose ``_id`` is at most this one.
     search_complete: bool = False
     search_excluding: Any = None
 
@@ -159,11 +160,10 @@ def build_filter(user: str, flt: ListFilter) -> Document:
     if flt.pinned is not None:
         clauses.append({"pinned": True} if flt.pinned else {"pinned": {"$ne": True}})
     if flt.search is not None and flt.search_complete:
-        ids = list(flt.search_conversation_ids)
-        if flt.search_excluding is None:
-            clauses.append({"conversationId": {"$in": ids}})
-        else:
-            clauses.append({"conversationId": {"$nin": ids}})
+        # Without search_excluding the ids are the pipeline's first stage.
+        if flt.search_excluding is not None:
+            if flt.search_conversation_ids:
+                clauses.append({"conversationId": {"$nin": list(flt.search_conversation_ids)}})
             clauses.append({"_id": {"$lte": flt.search_excluding}})
     elif flt.search is not None:
         rx = substring_regex(flt.search)
@@ -175,6 +175,20 @@ def build_filter(user: str, flt: ListFilter) -> Document:
     # document without the field is outside every range.
     clauses.extend(flt.dates.clauses())
     return {"$and": clauses}
+
+
+def _narrowing(flt: ListFilter) -> Document | None:
+    """The ``$match`` that comes before the filter when the matches are known by id.
+
+    A lone ``$in`` on ``conversationId`` is answered from its index by every
+    server; inside the filter's ``$and`` SecantusDB's planner uses no index
+    and tests each listed id against every document of the collection
+    (measured: 50 ids over 5,000 conversations took 3x the plain page, as a
+    first stage 17 ms). On MongoDB the two stages merge into one query.
+    """
+    if flt.search is not None and flt.search_complete and flt.search_excluding is None:
+        return {"conversationId": {"$in": list(flt.search_conversation_ids)}}
+    return None
 
 
 def _beyond(field: str, direction: int, value: Any) -> Document | None:
@@ -238,6 +252,18 @@ async def list_page(
     query = build_filter(user, flt)
     if after is not None:
         query["$and"].append(after_position(fields, direction, after))
+    narrowing = _narrowing(flt)
+    if narrowing is not None:
+        skipped: list[Document] = [] if after is not None or not skip else [{"$skip": skip}]
+        pipeline: list[Document] = [
+            {"$match": narrowing},
+            {"$match": query},
+            {"$sort": {f: direction for f in fields}},
+            *skipped,
+            {"$limit": limit},
+            {"$project": SUMMARY_PROJECTION},
+        ]
+        return await aggregate_all(database.conversations, pipeline)
     return await find_page(
         database.conversations,
         query,
@@ -249,7 +275,16 @@ async def list_page(
 
 
 async def count(database: Database, user: str, flt: ListFilter) -> int:
-    return await database.conversations.count_documents(build_filter(user, flt))
+    return await _count(database, flt, build_filter(user, flt))
+
+
+async def _count(database: Database, flt: ListFilter, query: Document) -> int:
+    narrowing = _narrowing(flt)
+    if narrowing is None:
+        return await database.conversations.count_documents(query)
+    pipeline: list[Document] = [{"$match": narrowing}, {"$match": query}, {"$count": "n"}]
+    found = await aggregate_all(database.conversations, pipeline)
+    return int(found[0]["n"]) if found else 0
 
 
 async def count_before(
@@ -265,7 +300,7 @@ async def count_before(
     fields = sort_fields(sort_by)
     query = build_filter(user, flt)
     query["$and"].append({"$nor": [after_position(fields, direction, position)]})
-    return await database.conversations.count_documents(query)
+    return await _count(database, flt, query)
 
 
 async def find_one(

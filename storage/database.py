@@ -67,6 +67,14 @@ async def find_page(
     return await cursor.to_list(None)
 
 
+async def aggregate_all(
+    collection: AsyncCollection[Document], pipeline: list[Document]
+) -> list[Document]:
+    """Every document ``pipeline`` yields, in one reply (see WHOLE_RESULT)."""
+    cursor = await collection.aggregate(pipeline, batchSize=WHOLE_RESULT)
+    return await cursor.to_list(None)
+
+
 async def update_returning(
     collection: AsyncCollection[Document], query: Document, update: Document, projection: Document
 ) -> Document | None:

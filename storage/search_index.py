@@ -24,6 +24,7 @@ own file; ``convos-gateway reindex`` rebuilds it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import sqlite3
@@ -31,17 +32,20 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
 
 from storage.change_feed import Change
-from storage.database import MESSAGES, Database, Document
+from storage.database import CONVERSATIONS, MESSAGES, Database, Document
 
 log = logging.getLogger(__name__)
 
 MIN_TERM = 3  # the trigram tokenizer's shortest answerable term
+# Bumped when the file's tables change: an older file is rebuilt on start.
+_SCHEMA = "2"
 _BUILD_BATCH = 2000
 _CONFIRM_CHUNK = 5000
 # Proposed messages kept per conversation; past them a scan of that conversation.
@@ -132,10 +136,14 @@ class SearchIndex:
                     conversation_id TEXT NOT NULL, user TEXT NOT NULL);
                 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
                     text, content, tokenize='trigram case_sensitive 1');
+                CREATE TABLE IF NOT EXISTS convs (
+                    oid TEXT PRIMARY KEY, conversation_id TEXT NOT NULL,
+                    user TEXT NOT NULL, title TEXT NOT NULL, tags TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS convs_user ON convs (user);
                 """
             )
             self.instance_id = self._meta("instance") or self._new_instance()
-            self.ready = self._meta("built") == "1"
+            self.ready = self._meta("built") == "1" and self._meta("schema") == _SCHEMA
         self.building = False
         # Set by the owner (the change feed's caught_up): waits until every
         # change committed before the call is in the index (False if that
@@ -190,6 +198,35 @@ class SearchIndex:
                 )
             self._db.commit()
 
+    def _upsert_conversations(self, docs: Iterable[Document]) -> None:
+        """Keep each conversation's owner, folded title and tags (what search
+        matches besides messages), keyed by its ``_id`` (what a delete names)."""
+        with self._lock:
+            for doc in docs:
+                user, cid = doc.get("user"), doc.get("conversationId")
+                if not isinstance(user, str) or not isinstance(cid, str):
+                    self._db.execute("DELETE FROM convs WHERE oid = ?", (str(doc["_id"]),))
+                    continue
+                title = doc.get("title")
+                tags = doc.get("tags")
+                names = tags if isinstance(tags, list) else [tags]
+                self._db.execute(
+                    "INSERT OR REPLACE INTO convs VALUES (?, ?, ?, ?, ?)",
+                    (
+                        str(doc["_id"]),
+                        cid,
+                        user,
+                        normalize(title) if isinstance(title, str) else "",
+                        _SEPARATOR.join(normalize(t) for t in names if isinstance(t, str)),
+                    ),
+                )
+            self._db.commit()
+
+    def _delete_conversations(self, oids: Iterable[str]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM convs WHERE oid = ?", [(o,) for o in oids])
+            self._db.commit()
+
     def _delete_one(self, msg_id: str) -> None:
         row = self._db.execute("SELECT rowid FROM docs WHERE msg_id = ?", (msg_id,)).fetchone()
         if row is not None:
@@ -206,7 +243,9 @@ class SearchIndex:
         with self._lock:
             self._db.execute("DELETE FROM docs")
             self._db.execute("DELETE FROM fts")
+            self._db.execute("DELETE FROM convs")
             self._set_meta("built", "0")
+            self._set_meta("schema", _SCHEMA)
             self._db.commit()
 
     def _mark_built(self) -> None:
@@ -251,27 +290,15 @@ class SearchIndex:
         if self.building:
             self._pending.append(changes)
             return
-        upserts: list[Document] = []
-        deletes: list[str] = []
-        lookups: list[Any] = []
-        for change in changes:
-            if change.collection != MESSAGES:
-                continue
-            if change.operation == "delete":
-                deletes.append(str(change.key))
-            elif change.document is not None:
-                upserts.append(change.document)
-            else:
-                lookups.append(change.key)
-        if lookups:
-            found = await database.messages.find({"_id": {"$in": lookups}}).to_list(None)
-            upserts.extend(found)
-            present = {str(d["_id"]) for d in found}
-            deletes.extend(str(k) for k in lookups if str(k) not in present)
-        if deletes:
-            await asyncio.to_thread(self._delete, deletes)
-        if upserts:
-            await asyncio.to_thread(self._upsert, upserts)
+        for collection, upsert, delete in (
+            (MESSAGES, self._upsert, self._delete),
+            (CONVERSATIONS, self._upsert_conversations, self._delete_conversations),
+        ):
+            upserts, deletes = await _sorted_changes(database, collection, changes)
+            if deletes:
+                await asyncio.to_thread(delete, deletes)
+            if upserts:
+                await asyncio.to_thread(upsert, upserts)
 
     def schedule_rebuild(self, database: Database) -> None:
         """Rebuild in the background; searches use the scan meanwhile."""
@@ -290,6 +317,16 @@ class SearchIndex:
         started = time.monotonic()
         try:
             await asyncio.to_thread(self._clear)
+            conversations = database.conversations.find(
+                {}, {"user": 1, "conversationId": 1, "title": 1, "tags": 1}, batch_size=_BUILD_BATCH
+            )
+            rows: list[Document] = []
+            async for doc in conversations:
+                rows.append(doc)
+                if len(rows) >= _BUILD_BATCH:
+                    await asyncio.to_thread(self._upsert_conversations, rows)
+                    rows = []
+            await asyncio.to_thread(self._upsert_conversations, rows)
             total = await database.messages.estimated_document_count()
             log.info("search index: building from %d messages", total)
             done = 0
@@ -324,19 +361,50 @@ class SearchIndex:
         finally:
             self.building = False
 
-    async def candidate_conversations(self, user: str, text: str) -> dict[str, list[str]]:
-        """The index's proposals, unconfirmed: conversation id -> message ids."""
-        found = await asyncio.to_thread(self._all_candidates, user, normalize(text))
+    async def proposals(self, user: str, text: str) -> Proposals:
+        """What the index proposes for ``text`` (``searchable``), unconfirmed."""
+        return await asyncio.to_thread(self._proposals, user, normalize(text))
+
+    def _proposals(self, user: str, term: str) -> Proposals:
+        found = Proposals()
+        with self._lock:
+            rows = self._db.execute(_CANDIDATES_SQL, (_phrase(term), user)).fetchall()
+            convs = self._db.execute(
+                "SELECT conversation_id, oid, instr(title, ?) > 0 OR instr(tags, ?) > 0 "
+                "FROM convs WHERE user = ?",
+                (term, term, user),
+            ).fetchall()
+        for cid, msg_id in rows:
+            ids = found.by_messages.setdefault(cid, [])
+            if len(ids) < _CANDIDATES_PER_CONVERSATION:
+                ids.append(msg_id)
+        for cid, oid, by_fields in convs:
+            found.conversations[cid] = oid
+            if by_fields:
+                found.by_fields.add(cid)
         return found
 
-    def _all_candidates(self, user: str, term: str) -> dict[str, list[str]]:
+    async def message_proposals(
+        self, user: str, text: str, conversation_ids: Sequence[str], per_conversation: int
+    ) -> dict[str, list[str]]:
+        """Message ids proposed for ``text`` in these conversations, at most
+        ``per_conversation`` each, in the order they were indexed."""
+        return await asyncio.to_thread(
+            self._message_proposals, user, normalize(text), conversation_ids, per_conversation
+        )
+
+    def _message_proposals(
+        self, user: str, term: str, conversation_ids: Sequence[str], per_conversation: int
+    ) -> dict[str, list[str]]:
+        wanted = set(conversation_ids)
         found: dict[str, list[str]] = {}
         with self._lock:
             rows = self._db.execute(_CANDIDATES_SQL, (_phrase(term), user)).fetchall()
         for cid, msg_id in rows:
-            ids = found.setdefault(cid, [])
-            if len(ids) < _CANDIDATES_PER_CONVERSATION:
-                ids.append(msg_id)
+            if cid in wanted:
+                ids = found.setdefault(cid, [])
+                if len(ids) < per_conversation:
+                    ids.append(msg_id)
         return found
 
     async def conversations_matching(self, database: Database, user: str, text: str) -> list[str]:
@@ -366,12 +434,49 @@ class SearchIndex:
         return sorted(matched)
 
 
-async def conversation_fields(database: Database, user: str) -> list[Document]:
-    """Every conversation of the user: id, title, tags (what search matches on)."""
-    cursor = database.conversations.find(
-        {"user": user}, {"conversationId": 1, "title": 1, "tags": 1}, batch_size=1_000_000
-    )
-    return await cursor.to_list(None)
+@dataclass
+class Proposals:
+    """The index's answer for one user and term; MongoDB confirms it."""
+
+    # Conversations whose title or a tag contains the term (folded).
+    by_fields: set[str] = dataclasses.field(default_factory=set)
+    # Conversations with a message containing it: a few of those message ids.
+    by_messages: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    # Every conversation of the user the index knows: conversationId -> _id.
+    conversations: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def matched(self) -> set[str]:
+        return self.by_fields | set(self.by_messages)
+
+    def newest(self) -> ObjectId | None:
+        """The highest ``_id`` among the conversations the index knows."""
+        oids = [ObjectId(o) for o in self.conversations.values() if ObjectId.is_valid(o)]
+        return max(oids, default=None)
+
+
+async def _sorted_changes(
+    database: Database, collection: str, changes: Sequence[Change]
+) -> tuple[list[Document], list[str]]:
+    """The documents of ``collection`` to (re)index and the keys to drop."""
+    upserts: list[Document] = []
+    deletes: list[str] = []
+    lookups: list[Any] = []
+    for change in changes:
+        if change.collection != collection:
+            continue
+        if change.operation == "delete":
+            deletes.append(str(change.key))
+        elif change.document is not None:
+            upserts.append(change.document)
+        else:
+            lookups.append(change.key)
+    if lookups:
+        found = await database.db[collection].find({"_id": {"$in": lookups}}).to_list(None)
+        upserts.extend(found)
+        present = {str(d["_id"]) for d in found}
+        deletes.extend(str(k) for k in lookups if str(k) not in present)
+    return upserts, deletes
 
 
 def _regex(text: str) -> dict[str, str]:

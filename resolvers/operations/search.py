@@ -1,19 +1,19 @@
 """Which conversations a search term reaches: title, a tag, or a message.
 
 The list operation asks here for the search clause of its filter. With the
-search index built and a term of 3+ characters, the match is computed
-from the index's proposals (storage/search_index.py): a few proposed
-conversations are passed as ids beside the title/tags regex, as the scan
-passes its ids; many (a common word) and the match is computed whole from the
-user's titles and tags (one read of the user's conversations, matched with
-the scan's rule) and the filter is ``$in`` of the matches, or ``$nin`` of the
-rest when most conversations match. Either way no regex runs over messages.
+search index built and current and a term of 3+ characters, the whole match
+comes from the index (storage/search_index.py): the conversations whose
+folded title, tags or messages contain the term. The filter is then those
+ids, read through the conversationId index, or, when most of the user's
+conversations match (a common word), ``$nin`` of the few that do not. No
+regex runs in the database, and no read precedes the page's.
 
-Proposals are confirmed against MongoDB before they are returned: the items of
-the page are checked (their proposed messages read by ``_id``) and an item
-that fails is dropped, so a stale index costs a lookup, never a wrong hit.
-The total counts proposals; it can exceed the true count only while the index
-lags behind a delete or an edit.
+What the index proposes is confirmed against MongoDB before it is returned:
+each item of the page must match by its own title or tags (checked in
+Python with the scan's rule) or by a proposed message read by ``_id`` now;
+an item that does neither is dropped. A stale index therefore costs a
+lookup, never a wrong hit. The total is MongoDB's count of the filter; it
+can run high only while the index lags behind a delete or an edit.
 
 Before answering, the index waits until the change feed has delivered every
 write made before the request, LibreChat's included (at most one getMore
@@ -35,7 +35,6 @@ from storage.conversations import ListFilter
 from storage.database import Document
 from storage.search_index import (
     confirm_conversations,
-    conversation_fields,
     literal_pattern,
     normalize,
     searchable,
@@ -49,27 +48,32 @@ class SearchScope:
     filter: ListFilter
     services: Services
     user: str
-    # Conversations proposed by the index alone (not by title or tags).
+    # Conversations the index proposed for a message: a few message ids each.
     proposals: dict[str, list[str]] = field(default_factory=dict)
+    # The index chose the page: an item matching neither by its fields nor by
+    # a confirmed proposal is dropped (the scan's pages need no check).
+    from_index: bool = False
 
     async def confirmed(self, docs: Sequence[Document]) -> list[Document]:
         """``docs`` without the items MongoDB does not confirm."""
+        if not self.from_index:
+            return list(docs)
         text = self.filter.search
         assert text is not None
         pattern = literal_pattern(text)
+        # Items not matching by their own fields need a proposed message that
+        # matches now; one proposed by a stale title or tag alone has none.
         doubtful = {
             d["conversationId"]: self.proposals[d["conversationId"]]
             for d in docs
             if d.get("conversationId") in self.proposals and not _fields_match(d, pattern)
         }
-        if not doubtful:
-            return list(docs)
-        good = await confirm_conversations(self.services.database, self.user, text, doubtful)
-        return [
-            d
-            for d in docs
-            if d.get("conversationId") not in doubtful or d["conversationId"] in good
-        ]
+        good = (
+            await confirm_conversations(self.services.database, self.user, text, doubtful)
+            if doubtful
+            else set()
+        )
+        return [d for d in docs if _fields_match(d, pattern) or d.get("conversationId") in good]
 
 
 async def search_scope(services: Services, user: str, flt: ListFilter) -> SearchScope:
@@ -78,22 +82,26 @@ async def search_scope(services: Services, user: str, flt: ListFilter) -> Search
     assert text is not None
     index = services.search_index
     if index is not None and searchable(normalize(text)) and await index.current():
-        proposals = await index.candidate_conversations(user, text)
-        if len(proposals) <= FEW_PROPOSALS:
-            # Few: the filter keeps its title/tags regex, with these ids for messages.
-            ids = sorted(proposals)
-            return SearchScope(
-                dataclasses.replace(flt, search_conversation_ids=ids), services, user, proposals
+        found = await index.proposals(user, text)
+        matched = found.matched
+        rest = set(found.conversations) - matched
+        newest = found.newest()
+        if len(rest) < len(matched) and newest is not None:
+            # Most match: exclude the few that do not, among the conversations
+            # the index knows (one created since is not taken for a match).
+            resolved = dataclasses.replace(
+                flt,
+                search_conversation_ids=sorted(rest),
+                search_complete=True,
+                search_excluding=newest,
             )
-        conversations = await conversation_fields(services.database, user)
-        return _complete(services, user, flt, text, conversations, proposals)
+        else:
+            resolved = dataclasses.replace(
+                flt, search_conversation_ids=sorted(matched), search_complete=True
+            )
+        return SearchScope(resolved, services, user, found.by_messages, from_index=True)
     ids = await message_store.conversation_ids_matching(services.database, user, text)
     return SearchScope(dataclasses.replace(flt, search_conversation_ids=ids), services, user)
-
-
-# Up to this many proposed conversations are passed as ids beside the title
-# and tags regex; more, and the match is computed whole (see _complete).
-FEW_PROPOSALS = 500
 
 
 def _fields_match(doc: Document, pattern: re.Pattern[str]) -> bool:
@@ -101,41 +109,3 @@ def _fields_match(doc: Document, pattern: re.Pattern[str]) -> bool:
     tags = doc.get("tags")
     texts = [doc.get("title"), *(tags if isinstance(tags, list) else [tags])]
     return any(isinstance(t, str) and pattern.search(t) for t in texts)
-
-
-def _complete(
-    services: Services,
-    user: str,
-    flt: ListFilter,
-    text: str,
-    conversations: list[Document],
-    proposals: dict[str, list[str]],
-) -> SearchScope:
-    pattern = literal_pattern(text)
-    everyone: set[str] = set()
-    by_fields: set[str] = set()
-    newest = None
-    for doc in conversations:
-        cid = doc.get("conversationId")
-        if not isinstance(cid, str):
-            continue
-        everyone.add(cid)
-        oid = doc.get("_id")
-        if newest is None or (oid is not None and oid > newest):
-            newest = oid
-        if _fields_match(doc, pattern):
-            by_fields.add(cid)
-    only_proposed = {c: m for c, m in proposals.items() if c in everyone and c not in by_fields}
-    matched = by_fields | set(only_proposed)
-    rest = everyone - matched
-    if len(matched) <= len(rest) or newest is None:
-        resolved = dataclasses.replace(
-            flt, search_conversation_ids=sorted(matched), search_complete=True
-        )
-    else:
-        # Most match: exclude the few that do not, among the conversations
-        # read (one created meanwhile is not taken for a match).
-        resolved = dataclasses.replace(
-            flt, search_conversation_ids=sorted(rest), search_complete=True, search_excluding=newest
-        )
-    return SearchScope(resolved, services, user, only_proposed)
