@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bson import ObjectId
+
 from storage.conversations import after_position, substring_regex
 from storage.database import WHOLE_RESULT, Database, Document, find_page
 from storage.documents import HIDDEN
@@ -117,6 +119,22 @@ async def find_in_conversation(
     return await database.messages.find_one(
         {"user": user, "conversationId": conversation_id, "messageId": message_id}, HIDDEN
     )
+
+
+async def find_by_ids(
+    database: Database, ids: Sequence[str], projection: Document | None = None
+) -> list[Document]:
+    """The messages with these ``_id``s (as strings; ObjectIds where valid), any owner.
+
+    A lone ``$in`` on ``_id``: an index lookup on every server.
+    """
+    if not ids:
+        return []
+    keys = [ObjectId(i) if ObjectId.is_valid(i) else i for i in ids]
+    cursor = database.messages.find(
+        {"_id": {"$in": keys}}, projection or HIDDEN, batch_size=WHOLE_RESULT
+    )
+    return await cursor.to_list(None)
 
 
 async def conversation_ids_matching(database: Database, user: str, text: str) -> list[str]:

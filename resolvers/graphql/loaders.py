@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from resolvers.adapters.services import Services
-from resolvers.graphql.types import Message, Tag, link_tree
+from resolvers.graphql.types import Message, SearchMatch, Tag, link_tree
+from resolvers.operations import search_matches as match_ops
 from resolvers.operations.errors import UserError
 from storage import messages as message_store
 from storage import tags as tag_store
@@ -67,6 +68,8 @@ async def _capped_messages(
 class Loaders:
     messages: DataLoader[str, list[Message]]
     tags: DataLoader[str, Tag | None]
+    # Keyed by (conversation id, term, first): one lookup per term and count.
+    search_matches: DataLoader[tuple[str, str, int], list[SearchMatch]]
 
 
 def make_loaders(services: Services, user: str) -> Loaders:
@@ -94,4 +97,23 @@ def make_loaders(services: Services, user: str) -> Loaders:
         by_name = {d.get("tag"): Tag.from_doc(d) for d in docs}
         return [by_name.get(name) for name in names]
 
-    return Loaders(messages=DataLoader(load_messages), tags=DataLoader(load_tags))
+    async def load_search_matches(
+        keys: Sequence[tuple[str, str, int]],
+    ) -> list[list[SearchMatch]]:
+        asked: dict[tuple[str, int], list[str]] = {}
+        for cid, text, first in keys:
+            asked.setdefault((text, first), []).append(cid)
+        found: dict[tuple[str, str, int], list[SearchMatch]] = {}
+        for (text, first), cids in asked.items():
+            matches = await match_ops.search_matches(services, user, text, cids, first)
+            for cid, items in matches.items():
+                found[(cid, text, first)] = [
+                    SearchMatch(message_id=m.message_id, snippet=m.snippet) for m in items
+                ]
+        return [found[key] for key in keys]
+
+    return Loaders(
+        messages=DataLoader(load_messages),
+        tags=DataLoader(load_tags),
+        search_matches=DataLoader(load_search_matches),
+    )

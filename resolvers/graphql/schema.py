@@ -182,6 +182,8 @@ class Query:
         total = selects(info, "totalCount")
         page = await ops.list_conversations(ctx.services, ctx.user, query, with_total=total)
         nodes = [Conversation.from_doc(doc) for doc in page.items]
+        for node in nodes:
+            node.search_text = query.search
         await _prefetch(
             ctx,
             nodes,

@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers.operations import messages as message_ops
+from resolvers.operations import search_matches as match_ops
 from resolvers.operations.validation import MAX_TAGS_PER_CONVERSATION
 from storage.conversations import SUMMARY_FIELDS, SortKey
 from storage.database import Document
@@ -150,6 +151,9 @@ class Conversation:
     # tags at once (see resolvers.graphql.schema); None: load on demand.
     prefetched_messages: strawberry.Private[list[Message] | None] = None
     prefetched_tags: strawberry.Private[list[Tag] | None] = None
+    # The search of the list that returned this conversation, if any: the
+    # term ``searchMatches`` looks for when it is given none.
+    search_text: strawberry.Private[str | None] = None
 
     @classmethod
     def from_doc(cls, doc: Document) -> Conversation:
@@ -239,6 +243,24 @@ class Conversation:
         )
 
     @strawberry.field(
+        description="The messages containing `text` (by default the `search` of the "
+        "`conversations` list that returned this conversation), oldest first, at most "
+        "`first` (default 3, at most 20): case-insensitive, in `text` or a "
+        "`content[].text` part, the rule search uses. One lookup per page."
+    )
+    async def search_matches(
+        self,
+        info: Info,
+        first: int | None = match_ops.DEFAULT_MATCHES,
+        text: str | None = None,
+    ) -> list[SearchMatch]:
+        term, count = match_ops.check_request(text or self.search_text, first)
+        loaded: list[SearchMatch] = await info.context.loaders.search_matches.load(
+            (self.conversation_id, term, count)
+        )
+        return loaded
+
+    @strawberry.field(
         description="The conversation's tags (one query per page).", graphql_type=list[Tag]
     )
     def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
@@ -247,6 +269,15 @@ class Conversation:
         if not self.tag_names:
             return []
         return _existing(info.context.loaders.tags.load_many(self.tag_names))
+
+
+@strawberry.type(description="Where a search term occurs in a conversation's messages.")
+class SearchMatch:
+    message_id: str = strawberry.field(description="The message holding the term.")
+    snippet: str = strawberry.field(
+        description="The term with up to 40 characters each side, whitespace folded, "
+        "an ellipsis where the text goes on."
+    )
 
 
 @strawberry.type
