@@ -102,26 +102,29 @@ class RequestDeadline:
         # GraphQL's view sets its own, for queries only.
         reads = scope["method"] in READ_METHODS and path != GRAPHQL_PATH
         seconds = self.seconds if reads else 0.0
-        with database_deadline(seconds, self.database_up):
-            # The task copies the context, deadline included.
-            task = asyncio.ensure_future(self.app(scope, watcher.receive, tracked_send))
-        watcher.start(task)
         # GraphQL answers its own timeout with a GraphQL error; REST is cut here.
         limit = None if path == GRAPHQL_PATH else self.seconds
+        # The app runs in this task (no task of its own per request: measured
+        # ~100 us each); the watcher cancels this task if the client leaves.
+        current = asyncio.current_task()
+        assert current is not None
+        watcher.start(current)
+        deadline = asyncio.timeout(limit)
         try:
-            await asyncio.wait_for(asyncio.shield(task), limit)
+            with database_deadline(seconds, self.database_up):
+                async with deadline:
+                    await self.app(scope, watcher.receive, tracked_send)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if not deadline.expired():
+                raise
             log.warning("%s %s stopped at its %g s deadline", scope["method"], path, self.seconds)
             if not started:
                 response = JSONResponse(timeout_body(self.seconds), status_code=503)
                 await response(scope, receive, send)
         except asyncio.CancelledError:
-            task.cancel()
-            if watcher.disconnected and not _cancelling():
-                # The client went away: its work is cancelled, nothing to answer.
+            if watcher.disconnected and current.uncancel() == 0:
+                # The client went away (and nobody else cancels this task):
+                # its work is cancelled, nothing to answer.
                 if not watcher.body_done:
                     # The same line as app/server.py's DisconnectGuard writes.
                     log.info(
@@ -136,12 +139,6 @@ class RequestDeadline:
             raise
         finally:
             watcher.stop()
-
-
-def _cancelling() -> bool:
-    """Whether the middleware's own task is being cancelled (e.g. shutdown)."""
-    current = asyncio.current_task()
-    return current is not None and current.cancelling() > 0
 
 
 class _DisconnectWatcher:
@@ -172,7 +169,7 @@ class _DisconnectWatcher:
         self._demand.set()
         return await self._messages.get()
 
-    def start(self, task: asyncio.Future[None]) -> None:
+    def start(self, task: asyncio.Task[object]) -> None:
         async def watch() -> None:
             body_done = not self._has_body
             first = True

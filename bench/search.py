@@ -132,6 +132,8 @@ def _settings(uri: str, db_name: str, mode: str) -> Settings:
         mongo_uri=uri,
         mongo_db_name=db_name,
         search_mode=mode,
+        # In memory: the run's index is built fresh and leaves no file in data/.
+        search_index_path=Path(":memory:"),
         request_timeout_s=120,
         execution_timeout_s=120,
         title_generation=False,

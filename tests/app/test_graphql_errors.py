@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,10 +72,15 @@ async def test_field_suggestions_show_in_development(client: httpx.AsyncClient) 
 
 
 async def test_production_hides_suggestions_introspection_and_graphiql(
-    mongo_uri: str, database: Database
+    mongo_uri: str, database: Database, tmp_path: Path
 ) -> None:
     production = Settings.from_env(
-        {"CONVOS_ENV": "production", "JWT_SECRET": JWT_SECRET, "MONGO_URI": mongo_uri}
+        {
+            "CONVOS_ENV": "production",
+            "JWT_SECRET": JWT_SECRET,
+            "MONGO_URI": mongo_uri,
+            "CONVOS_DATA_DIR": str(tmp_path),  # its search index file, not the checkout's
+        }
     )
     assert (production.field_suggestions, production.introspection) == (False, False)
     assert production.graphiql is False
@@ -90,11 +96,12 @@ async def test_production_hides_suggestions_introspection_and_graphiql(
 
 
 async def test_production_switches_can_be_turned_back_on(
-    mongo_uri: str, database: Database
+    mongo_uri: str, database: Database, tmp_path: Path
 ) -> None:
     settings = Settings.from_env(
         {
             "CONVOS_ENV": "production",
+            "CONVOS_DATA_DIR": str(tmp_path),
             "JWT_SECRET": JWT_SECRET,
             "MONGO_URI": mongo_uri,
             "GRAPHQL_INTROSPECTION": "1",

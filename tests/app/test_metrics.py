@@ -288,6 +288,8 @@ async def test_the_change_feeds_lag_and_changes_are_gauged(
             transport=httpx.ASGITransport(app=application), base_url="http://testserver"
         ) as client,
     ):
+        # A feed started from "now" sees only writes made once it reads.
+        await asyncio.wait_for(application.state.feed.feed.reading.wait(), 10)
         before = sample((await client.get("/metrics")).text, "convos_change_feed_changes_seen")
         await insert_conversation(database, ALICE, title="written by another writer")
         seen = before
