@@ -34,9 +34,7 @@ async def index() -> AsyncIterator[SearchIndex]:
 
 
 async def _seed(database: Database, titles: list[str]) -> list[dict[str, Any]]:
-    docs = [
-        conversation_doc(ALICE, title=t, _id=ObjectId(), updatedAt=BASE_TIME) for t in titles
-    ]
+    docs = [conversation_doc(ALICE, title=t, _id=ObjectId(), updatedAt=BASE_TIME) for t in titles]
     await database.conversations.insert_many([dict(d) for d in docs])
     return docs
 
