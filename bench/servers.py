@@ -22,6 +22,7 @@ import cProfile
 import math
 import signal
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -198,6 +199,8 @@ def gateway_app(mongo_uri: str, db_name: str, secret: str, *, tracing: bool = Fa
         # The seeded conversations hold 4 messages each; at the default bound
         # (2,000) the cost limit refuses graphql-deep's page of 25 with messages.
         max_messages_per_conversation=4,
+        # Built fresh in memory: no index file left in the checkout's data/.
+        search_index_path=Path(":memory:"),
     )
     settings.check()
     return create_app(settings, tracing=_discarding_tracing() if tracing else None)
