@@ -22,6 +22,7 @@ from app.settings import Settings
 from storage.database import Database, connect
 from storage.embedded import EmbeddedServer
 from storage.indexes import ensure_indexes
+from storage.search_index import SearchIndex
 from tests.utils.factories import JWT_SECRET
 
 
@@ -70,6 +71,17 @@ async def database(mongo_uri: str, db_name: str) -> AsyncIterator[Database]:
     finally:
         await db.client.drop_database(db_name)
         await db.close()
+
+
+@pytest.fixture
+async def index() -> AsyncIterator[SearchIndex]:
+    """A search index in memory, following no feed: tests build it themselves
+    (``rebuild``) and write behind it to make it stale."""
+    built = SearchIndex(None)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 def make_settings(mongo_uri: str, **overrides: Any) -> Settings:

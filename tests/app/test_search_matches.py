@@ -7,7 +7,6 @@ a stale index is never a match.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -118,15 +117,6 @@ async def test_a_bad_request_is_bad_user_input(
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert message in error["message"]
-
-
-@pytest.fixture
-async def index() -> AsyncIterator[SearchIndex]:
-    built = SearchIndex(None)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 async def test_the_index_and_the_scan_find_the_same_matches_and_never_a_deleted_one(

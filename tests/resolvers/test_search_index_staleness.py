@@ -9,11 +9,9 @@ index, no regex) and that an index file of an older layout is rebuilt.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from bson import ObjectId
 
 from resolvers.adapters.services import Services
@@ -22,15 +20,6 @@ from storage.database import Database, connect
 from storage.search_index import SearchIndex
 from tests.utils.commands import CommandLog
 from tests.utils.factories import ALICE, BASE_TIME, conversation_doc, message_doc
-
-
-@pytest.fixture
-async def index() -> AsyncIterator[SearchIndex]:
-    built = SearchIndex(None)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 async def _seed(database: Database, titles: list[str]) -> list[dict[str, Any]]:
