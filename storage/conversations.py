@@ -146,7 +146,9 @@ def substring_regex(text: str) -> dict[str, str]:
     return {"$regex": re.escape(text), "$options": "i"}
 
 
-def build_filter(user: str, flt: ListFilter) -> Document:
+def build_filter(user: str, flt: ListFilter, *, narrowed: bool = False) -> Document:
+    """The list's filter; ``narrowed``: without the ids that ``_narrowing``
+    puts in the pipeline's first stage (only the pipelines here pass it)."""
     clauses: list[Document] = [
         {"user": user},
         # Temporary chats carry expiredAt and never appear in lists (nor do
@@ -160,8 +162,10 @@ def build_filter(user: str, flt: ListFilter) -> Document:
     if flt.pinned is not None:
         clauses.append({"pinned": True} if flt.pinned else {"pinned": {"$ne": True}})
     if flt.search is not None and flt.search_complete:
-        # Without search_excluding the ids are the pipeline's first stage.
-        if flt.search_excluding is not None:
+        if flt.search_excluding is None:
+            if not narrowed:
+                clauses.append({"conversationId": {"$in": list(flt.search_conversation_ids)}})
+        else:
             if flt.search_conversation_ids:
                 clauses.append({"conversationId": {"$nin": list(flt.search_conversation_ids)}})
             clauses.append({"_id": {"$lte": flt.search_excluding}})
@@ -249,10 +253,10 @@ async def list_page(
         skip: legacy offset paging; only used without ``after``.
     """
     fields = sort_fields(sort_by)
-    query = build_filter(user, flt)
+    narrowing = _narrowing(flt)
+    query = build_filter(user, flt, narrowed=narrowing is not None)
     if after is not None:
         query["$and"].append(after_position(fields, direction, after))
-    narrowing = _narrowing(flt)
     if narrowing is not None:
         skipped: list[Document] = [] if after is not None or not skip else [{"$skip": skip}]
         pipeline: list[Document] = [
@@ -275,10 +279,11 @@ async def list_page(
 
 
 async def count(database: Database, user: str, flt: ListFilter) -> int:
-    return await _count(database, flt, build_filter(user, flt))
+    return await _count(database, flt, build_filter(user, flt, narrowed=True))
 
 
 async def _count(database: Database, flt: ListFilter, query: Document) -> int:
+    """Count ``query`` (built with ``narrowed=True``) behind ``flt``'s narrowing."""
     narrowing = _narrowing(flt)
     if narrowing is None:
         return await database.conversations.count_documents(query)
@@ -298,7 +303,7 @@ async def count_before(
 ) -> int:
     """How many documents sort at or before ``position`` (for page numbers)."""
     fields = sort_fields(sort_by)
-    query = build_filter(user, flt)
+    query = build_filter(user, flt, narrowed=True)
     query["$and"].append({"$nor": [after_position(fields, direction, position)]})
     return await _count(database, flt, query)
 
