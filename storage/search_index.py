@@ -513,12 +513,18 @@ async def _confirm(
     return confirmed
 
 
-def _message_matches(doc: Document, pattern: re.Pattern[str]) -> bool:
-    """The scan's test: ``text`` or any ``content.text`` contains the term."""
+def message_texts(doc: Document) -> list[str]:
+    """What search matches in a message: ``text``, then each ``content[].text``
+    (MongoDB's "content.text" reaches into an array of parts or one sub-document)."""
     content = doc.get("content")
     items = content if isinstance(content, list) else [content]
     values = [doc.get("text"), *(p.get("text") for p in items if isinstance(p, dict))]
-    return any(isinstance(v, str) and pattern.search(v) for v in values)
+    return [v for v in values if isinstance(v, str)]
+
+
+def _message_matches(doc: Document, pattern: re.Pattern[str]) -> bool:
+    """The scan's test: ``text`` or any ``content.text`` contains the term."""
+    return any(pattern.search(v) for v in message_texts(doc))
 
 
 def literal_pattern(text: str) -> re.Pattern[str]:

@@ -24,7 +24,7 @@ from resolvers.operations.errors import BadInput
 from resolvers.operations.validation import MAX_SEARCH_LENGTH
 from storage import messages as message_store
 from storage.database import Document
-from storage.search_index import literal_pattern, normalize, searchable
+from storage.search_index import literal_pattern, message_texts, normalize, searchable
 
 DEFAULT_MATCHES = 3
 MAX_MATCHES = 20
@@ -105,12 +105,7 @@ def _order(doc: Document) -> tuple[bool, datetime, str]:
 
 def message_snippet(doc: Document, pattern: re.Pattern[str]) -> str | None:
     """The text around the first hit in ``text``, then in ``content[].text``."""
-    content = doc.get("content")
-    items = content if isinstance(content, list) else [content]
-    values = [doc.get("text"), *(p.get("text") for p in items if isinstance(p, dict))]
-    for value in values:
-        if not isinstance(value, str):
-            continue
+    for value in message_texts(doc):
         hit = pattern.search(value)
         if hit is not None:
             return snippet(value, hit.start(), hit.end())
